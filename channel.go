@@ -1,0 +1,94 @@
+package otpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Channel delivers rendered messages to destinations. Implementations live
+// in packages named after what they talk to (devinbox, smpp, email, ...).
+type Channel interface {
+	// Send hands one message to the provider and returns the provider's id
+	// for it. It must be safe for concurrent use. A *SendError with
+	// Permanent set means retrying cannot help; any other error is retried
+	// with backoff.
+	Send(ctx context.Context, msg *Outbound) (SendResult, error)
+	// Ready reports whether the channel can send now; /readyz shows it.
+	Ready(ctx context.Context) error
+}
+
+// Outbound is one message ready to send. It holds the plain code, because
+// some channels (WhatsApp templates, push data messages) need it apart from
+// the text: it lives in memory only, for the duration of the send, and must
+// never be logged.
+type Outbound struct {
+	MessageID      string
+	VerificationID string
+	ServiceID      string
+	Channel        ChannelName
+	To             string
+	Brand          string
+	Locale         string
+	ExpiresAt      time.Time
+	Code           string
+	Rendered
+}
+
+// SendResult is what a channel reports about an accepted message.
+type SendResult struct {
+	ProviderID string
+	// Delivered is set by channels that know at once that the message
+	// reached its destination (the dev inbox); others report receipts later.
+	Delivered bool
+}
+
+// SendError is a failure to send that carries a provider's reason.
+type SendError struct {
+	Permanent bool   // retrying cannot help (invalid destination, rejected content)
+	Code      string // the provider's error code, e.g. an SMPP command_status
+	Err       error
+}
+
+func (e *SendError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("%v (code %s)", e.Err, e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is a permanent send failure.
+func IsPermanent(err error) bool {
+	var se *SendError
+	return errors.As(err, &se) && se.Permanent
+}
+
+// RenderRequest is everything a message template may show.
+type RenderRequest struct {
+	Channel      ChannelName
+	Locale       string // BCP 47; the renderer picks its best match
+	Purpose      string // login, transaction, password_reset, delivery, ... or ""
+	Brand        string // the service's name
+	Code         string
+	TTL          time.Duration // how long the code stays valid, from the send
+	Transaction  *Transaction
+	WebOTPDomain string // SMS only: adds "@domain #code" as the last line
+	AppHash      string // SMS only: Android SMS Retriever app hash
+}
+
+// Rendered is a message's text in the forms channels need.
+type Rendered struct {
+	Text    string // SMS, WhatsApp fallback text, RCS, push body, e-mail plain text
+	Subject string // e-mail
+	HTML    string // e-mail
+	Locale  string // the locale actually used
+}
+
+// Renderer turns a render request into message text. Package message
+// implements it with built-in, per-locale templates.
+type Renderer interface {
+	Render(req RenderRequest) (Rendered, error)
+}

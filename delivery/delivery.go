@@ -1,0 +1,139 @@
+// Package delivery runs the delivery queue: it claims queued messages from
+// the store and hands each to a deliver function (otpd.Engine.Deliver) on a
+// bounded pool of workers.
+//
+// The queue is the messages table itself: a message is written as queued in
+// the same transaction as the verification (or resend) that caused it, so a
+// message accepted by the API survives a crash. Claims are leases: a node
+// that dies mid-send leaves its messages to be claimed again when the lease
+// runs out, so every message is sent at least once.
+//
+// Pick-up has no polling delay on the hot path: the engine calls Notify
+// after each commit, which wakes the claim loop at once. A slow poll remains
+// for messages whose retry time has come, and for those queued by other
+// nodes.
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/otpd/otpd"
+)
+
+// Options tune a Dispatcher. Zero values take the defaults.
+type Options struct {
+	Workers      int           // concurrent sends; default 32
+	Lease        time.Duration // how long a claim lasts; default 2 × otpd.SendTimeout
+	PollInterval time.Duration // the longest idle wait between claims; default 1 s
+	// ShutdownGrace is how long in-flight sends may finish after Run's
+	// context ends; default 10 s.
+	ShutdownGrace time.Duration
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// DeliverFunc sends one claimed message and records its outcome.
+type DeliverFunc func(ctx context.Context, m otpd.ClaimedMessage) error
+
+// Dispatcher claims queued messages and delivers them.
+type Dispatcher struct {
+	store otpd.Store
+	opts  Options
+	wake  chan struct{}
+}
+
+// New returns a dispatcher for the store's queue.
+func New(store otpd.Store, opts Options) *Dispatcher {
+	if opts.Workers <= 0 {
+		opts.Workers = 32
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 2 * otpd.SendTimeout
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Dispatcher{store: store, opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the claim loop. It never blocks.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and delivers messages until ctx ends, then waits up to
+// ShutdownGrace for in-flight sends before returning. Sends run with a
+// context of their own so that shutting down does not cut a send in half.
+func (d *Dispatcher) Run(ctx context.Context, deliver DeliverFunc) error {
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+
+	slots := make(chan struct{}, d.opts.Workers)
+	var wg sync.WaitGroup
+	defer func() {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(d.opts.ShutdownGrace):
+			// Unfinished claims run out their lease and are sent again.
+			cancelSends()
+			<-done
+		}
+	}()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		free := d.opts.Workers - len(slots)
+		var claimed []otpd.ClaimedMessage
+		if free > 0 {
+			var err error
+			claimed, err = d.store.ClaimMessages(ctx, d.opts.Now().UTC(), d.opts.Lease, free)
+			if err != nil && ctx.Err() == nil {
+				d.opts.Logger.ErrorContext(ctx, "claiming messages", "err", err)
+			}
+		}
+		for _, m := range claimed {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				if err := deliver(sendCtx, m); err != nil {
+					d.opts.Logger.ErrorContext(sendCtx, "delivering message", "message_id", m.MessageID, "err", err)
+				}
+				// A freed worker may have more to claim.
+				d.Notify()
+			}()
+		}
+		if len(claimed) > 0 && len(claimed) == free {
+			// A full batch: there may be more right away.
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
+		}
+		timer.Reset(d.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-timer.C:
+		}
+	}
+}

@@ -1,0 +1,198 @@
+// Package devinbox is the development channel: with `otpd serve --dev`
+// every channel without real settings delivers here instead of to a
+// provider. Messages are kept in memory (the newest few thousand), printed
+// to the console, and shown at /dev/inbox and /dev/messages, so a newcomer
+// can see a code arrive without any carrier account.
+//
+// The inbox holds plain codes by design. It must never be mounted outside
+// dev mode, and it is not: package httpapi mounts it only when given one.
+package devinbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpd/otpd"
+)
+
+// DefaultCapacity is how many messages the inbox keeps before it drops the
+// oldest.
+const DefaultCapacity = 5000
+
+// Message is one message as it arrived in the inbox.
+type Message struct {
+	To             string    `json:"to"`
+	Channel        string    `json:"channel"`
+	Text           string    `json:"text"`
+	Subject        string    `json:"subject,omitempty"`
+	VerificationID string    `json:"verification_id"`
+	MessageID      string    `json:"message_id"`
+	CreatedAt      time.Time `json:"created_at"`
+
+	seq uint64 // arrival order, for Wait
+}
+
+// Inbox is an in-memory message sink that implements otpd.Channel for every
+// channel. It is safe for concurrent use.
+type Inbox struct {
+	mu       sync.Mutex
+	msgs     []Message // oldest first
+	capacity int
+	console  io.Writer
+	now      func() time.Time
+	changed  chan struct{} // closed and replaced on every arrival
+	seq      uint64        // messages ever received
+}
+
+var _ otpd.Channel = (*Inbox)(nil)
+
+// Option configures an Inbox.
+type Option func(*Inbox)
+
+// WithConsole prints every arriving message to w.
+func WithConsole(w io.Writer) Option { return func(i *Inbox) { i.console = w } }
+
+// WithCapacity sets how many messages are kept.
+func WithCapacity(n int) Option { return func(i *Inbox) { i.capacity = max(1, n) } }
+
+// New returns an empty inbox.
+func New(opts ...Option) *Inbox {
+	i := &Inbox{capacity: DefaultCapacity, now: time.Now, changed: make(chan struct{})}
+	for _, o := range opts {
+		o(i)
+	}
+	return i
+}
+
+// Send stores the message and reports it delivered at once.
+func (i *Inbox) Send(ctx context.Context, out *otpd.Outbound) (otpd.SendResult, error) {
+	m := Message{
+		To:             out.To,
+		Channel:        string(out.Channel),
+		Text:           out.Text,
+		Subject:        out.Subject,
+		VerificationID: out.VerificationID,
+		MessageID:      out.MessageID,
+		CreatedAt:      i.now().UTC(),
+	}
+	i.mu.Lock()
+	if len(i.msgs) >= i.capacity {
+		i.msgs = append(i.msgs[:0], i.msgs[len(i.msgs)-i.capacity+1:]...)
+	}
+	i.seq++
+	m.seq = i.seq
+	i.msgs = append(i.msgs, m)
+	close(i.changed)
+	i.changed = make(chan struct{})
+	if i.console != nil {
+		// Dev mode only: the console is the inbox's second window, so it
+		// shows the whole text, code included.
+		fmt.Fprintf(i.console, "[dev inbox] %s to %s: %s\n", m.Channel, m.To, strings.ReplaceAll(m.Text, "\n", " / "))
+	}
+	i.mu.Unlock()
+	return otpd.SendResult{ProviderID: "dev-" + out.MessageID, Delivered: true}, nil
+}
+
+// Ready always succeeds: the inbox is in memory.
+func (i *Inbox) Ready(context.Context) error { return nil }
+
+// Messages returns the messages to a destination (all when to is empty),
+// oldest first.
+func (i *Inbox) Messages(to string) []Message {
+	if d, err := otpd.ParseDestination(to); err == nil {
+		to = d.Address
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	out := []Message{}
+	for _, m := range i.msgs {
+		if to == "" || m.To == to {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Wait returns the first message to "to" (any destination when empty)
+// that arrives after the call, or ctx's error. It lets tests and tools wait
+// for a code without sleeping.
+func (i *Inbox) Wait(ctx context.Context, to string) (Message, error) {
+	if d, err := otpd.ParseDestination(to); err == nil {
+		to = d.Address
+	}
+	i.mu.Lock()
+	after := i.seq
+	for {
+		for _, m := range i.msgs {
+			if m.seq > after && (to == "" || m.To == to) {
+				i.mu.Unlock()
+				return m, nil
+			}
+		}
+		ch := i.changed
+		i.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		case <-ch:
+		}
+		i.mu.Lock()
+	}
+}
+
+// Handler serves GET /dev/messages?to= (JSON, newest last) and GET
+// /dev/inbox (an HTML page that refreshes itself).
+func (i *Inbox) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /dev/messages", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(i.Messages(r.URL.Query().Get("to")))
+	})
+	mux.HandleFunc("GET /dev/inbox", func(w http.ResponseWriter, r *http.Request) {
+		msgs := i.Messages(r.URL.Query().Get("to"))
+		// Newest first reads better on a page that refreshes.
+		for a, b := 0, len(msgs)-1; a < b; a, b = a+1, b-1 {
+			msgs[a], msgs[b] = msgs[b], msgs[a]
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		_ = inboxPage.Execute(w, struct {
+			To   string
+			Msgs []Message
+		}{r.URL.Query().Get("to"), msgs})
+	})
+	return mux
+}
+
+var inboxPage = template.Must(template.New("inbox").Funcs(template.FuncMap{
+	"when": func(t time.Time) string { return t.Format("15:04:05") },
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="2">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>otpd dev inbox</title>
+<style>
+body{font:15px/1.4 system-ui,sans-serif;margin:2rem auto;max-width:50rem;padding:0 1rem;color:#222}
+h1{font-size:1.3rem} .note{color:#666}
+table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;vertical-align:top}
+td.text{white-space:pre-wrap;font-family:ui-monospace,monospace}
+</style></head><body>
+<h1>otpd dev inbox{{if .To}} — {{.To}}{{end}}</h1>
+<p class="note">Every message otpd sends in <code>--dev</code> mode lands here, newest first. This page refreshes every two seconds.</p>
+{{if .Msgs}}<table><thead><tr><th>Time (UTC)</th><th>Channel</th><th>To</th><th>Message</th></tr></thead><tbody>
+{{range .Msgs}}<tr><td>{{when .CreatedAt}}</td><td>{{.Channel}}</td><td>{{.To}}</td><td class="text">{{if .Subject}}<b>{{.Subject}}</b>
+{{end}}{{.Text}}</td></tr>
+{{end}}</tbody></table>{{else}}<p>No messages yet. Start a verification and its message appears here.</p>{{end}}
+</body></html>
+`))

@@ -1,0 +1,281 @@
+package otpd
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Engine is the verification service: it applies each service's policy,
+// drives the status machine and keeps codes secret. It is safe for
+// concurrent use; all of its state lives in the Store, so any number of
+// engines (nodes) can share one store.
+type Engine struct {
+	store    Store
+	keyring  *Keyring
+	channels map[ChannelName]Channel
+	renderer Renderer
+	now      func() time.Time
+	admin    [32]byte // SHA-256 of the admin token
+	hasAdmin bool
+	notify   func()
+	obs      Observer
+	log      *slog.Logger
+}
+
+// Config is what an Engine needs.
+type Config struct {
+	Store    Store
+	Keyring  *Keyring
+	Channels map[ChannelName]Channel // the channels this node can send on
+	Renderer Renderer
+	// AdminToken may manage services and keys and call everything.
+	// Empty disables admin access.
+	AdminToken string
+	// Notify is called after a message is queued, to wake the delivery
+	// dispatcher without a polling delay. Optional.
+	Notify func()
+	// Observer receives counts for metrics. Optional.
+	Observer Observer
+	// Now is the clock; time.Now when nil. Tests move it.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Observer is told what the engine does, for metrics. Implementations must
+// be fast and must not block.
+type Observer interface {
+	VerificationStarted(ch ChannelName)
+	VerificationChecked(outcome CheckOutcome)
+	MessageDone(ch ChannelName, status MessageStatus, sinceQueued time.Duration)
+	MessageRetried(ch ChannelName)
+}
+
+// CheckOutcome classifies a check for metrics.
+type CheckOutcome string
+
+// Check outcomes.
+const (
+	CheckApproved    CheckOutcome = "approved"
+	CheckWrongCode   CheckOutcome = "wrong_code"
+	CheckMaxAttempts CheckOutcome = "max_attempts_reached"
+	CheckClosed      CheckOutcome = "closed"
+)
+
+type nopObserver struct{}
+
+func (nopObserver) VerificationStarted(ChannelName)                       {}
+func (nopObserver) VerificationChecked(CheckOutcome)                      {}
+func (nopObserver) MessageDone(ChannelName, MessageStatus, time.Duration) {}
+func (nopObserver) MessageRetried(ChannelName)                            {}
+
+// NewEngine returns an engine for cfg.
+func NewEngine(cfg Config) (*Engine, error) {
+	if cfg.Store == nil || cfg.Keyring == nil || cfg.Renderer == nil {
+		return nil, errors.New("otpd: engine needs a store, a keyring and a renderer")
+	}
+	e := &Engine{
+		store:    cfg.Store,
+		keyring:  cfg.Keyring,
+		channels: cfg.Channels,
+		renderer: cfg.Renderer,
+		now:      cfg.Now,
+		notify:   cfg.Notify,
+		obs:      cfg.Observer,
+		log:      cfg.Logger,
+	}
+	if e.channels == nil {
+		e.channels = map[ChannelName]Channel{}
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.notify == nil {
+		e.notify = func() {}
+	}
+	if e.obs == nil {
+		e.obs = nopObserver{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AdminToken != "" {
+		e.admin = sha256.Sum256([]byte(cfg.AdminToken))
+		e.hasAdmin = true
+	}
+	return e, nil
+}
+
+// Now returns the engine's current time, in UTC.
+func (e *Engine) Now() time.Time { return e.now().UTC() }
+
+// Channels returns the channels this engine can send on.
+func (e *Engine) Channels() map[ChannelName]Channel { return e.channels }
+
+// Store returns the engine's store.
+func (e *Engine) Store() Store { return e.store }
+
+// ---- Authentication ----
+
+// Principal is who a request acts for.
+type Principal struct {
+	Admin     bool
+	ServiceID string // for a service key: the only service it may touch
+	KeyID     string
+}
+
+// CanAccess reports whether p may touch the service's verifications.
+func (p Principal) CanAccess(serviceID string) bool {
+	return p.Admin || (p.ServiceID != "" && p.ServiceID == serviceID)
+}
+
+const keyTokenPrefix = "otpd_sk_"
+
+// Authenticate resolves a bearer token: the admin token or a service key.
+// Every comparison is constant-time on a hash of the token.
+func (e *Engine) Authenticate(ctx context.Context, token string) (Principal, error) {
+	unauthorized := &Error{Kind: ErrUnauthorized, Detail: "missing or invalid bearer token"}
+	if token == "" || len(token) > 512 {
+		return Principal{}, unauthorized
+	}
+	sum := sha256.Sum256([]byte(token))
+	if e.hasAdmin && subtle.ConstantTimeCompare(sum[:], e.admin[:]) == 1 {
+		return Principal{Admin: true}, nil
+	}
+	keyID, ok := keyIDFromToken(token)
+	if !ok {
+		return Principal{}, unauthorized
+	}
+	k, err := e.store.GetKey(ctx, keyID)
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, unauthorized
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if subtle.ConstantTimeCompare(sum[:], k.SecretHash) != 1 {
+		return Principal{}, unauthorized
+	}
+	if now := e.Now(); now.Sub(k.LastUsedAt) > time.Minute {
+		// Last-used time is for operators; a minute's precision keeps
+		// authentication from writing on every request.
+		if err := e.store.TouchKey(ctx, k.ID, now); err != nil {
+			e.log.WarnContext(ctx, "recording key use", "key_id", k.ID, "err", err)
+		}
+	}
+	return Principal{ServiceID: k.ServiceID, KeyID: k.ID}, nil
+}
+
+func keyIDFromToken(token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, keyTokenPrefix)
+	if !ok || len(rest) < 27 || rest[26] != '_' {
+		return "", false
+	}
+	id := PrefixKey + rest[:26]
+	return id, HasPrefix(id, PrefixKey)
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("otpd: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewAdminToken returns a fresh admin token with 256 bits of entropy.
+func NewAdminToken() string { return "otpd_admin_" + randomToken(32) }
+
+// ---- Services and keys ----
+
+// CreateService validates s, fills its defaults, gives it an id and a
+// webhook secret, and stores it.
+func (e *Engine) CreateService(ctx context.Context, s *Service) (*Service, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	now := e.Now()
+	s.ID = NewID(PrefixService, now)
+	s.WebhookSecret = "whsec_" + randomToken(32)
+	s.CreatedAt, s.UpdatedAt = now, now
+	if err := e.store.CreateService(ctx, s); err != nil {
+		return nil, fmt.Errorf("create service: %w", err)
+	}
+	return s, nil
+}
+
+// GetService returns a service.
+func (e *Engine) GetService(ctx context.Context, id string) (*Service, error) {
+	return e.store.GetService(ctx, id)
+}
+
+// ListServices returns up to limit services after the cursor, oldest first.
+func (e *Engine) ListServices(ctx context.Context, after string, limit int) ([]*Service, error) {
+	return e.store.ListServices(ctx, after, limit)
+}
+
+// UpdateService applies fn to the service, validates the result and stores it.
+func (e *Engine) UpdateService(ctx context.Context, id string, fn func(*Service) error) (*Service, error) {
+	s, err := e.store.GetService(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(s); err != nil {
+		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = e.Now()
+	if err := e.store.UpdateService(ctx, s); err != nil {
+		return nil, fmt.Errorf("update service: %w", err)
+	}
+	return s, nil
+}
+
+// DeleteService removes a service with its keys and verifications.
+func (e *Engine) DeleteService(ctx context.Context, id string) error {
+	return e.store.DeleteService(ctx, id)
+}
+
+// CreateKey makes a service key and returns it with its secret, which is
+// not stored and cannot be shown again.
+func (e *Engine) CreateKey(ctx context.Context, serviceID, name string) (*Key, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 64 {
+		return nil, "", invalid("name", "is required and must be at most 64 characters")
+	}
+	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+		return nil, "", err
+	}
+	now := e.Now()
+	k := &Key{ID: NewID(PrefixKey, now), ServiceID: serviceID, Name: name, CreatedAt: now}
+	secret := keyTokenPrefix + strings.TrimPrefix(k.ID, PrefixKey) + "_" + randomToken(32)
+	sum := sha256.Sum256([]byte(secret))
+	k.SecretHash = sum[:]
+	if err := e.store.CreateKey(ctx, k); err != nil {
+		return nil, "", fmt.Errorf("create key: %w", err)
+	}
+	return k, secret, nil
+}
+
+// ListKeys returns a service's keys (without secrets).
+func (e *Engine) ListKeys(ctx context.Context, serviceID string) ([]*Key, error) {
+	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+		return nil, err
+	}
+	return e.store.ListKeys(ctx, serviceID)
+}
+
+// RevokeKey deletes a key; requests with it fail from then on.
+func (e *Engine) RevokeKey(ctx context.Context, serviceID, keyID string) error {
+	return e.store.DeleteKey(ctx, serviceID, keyID)
+}

@@ -1,0 +1,150 @@
+package otpd
+
+import (
+	"context"
+	"time"
+)
+
+// Store is where otpd keeps services, keys, verifications and their
+// messages. Implementations: package sqlite (the embedded default) and,
+// later, postgres. Every implementation must pass the behaviour suite in
+// package storetest.
+//
+// Methods return an error wrapping ErrNotFound when a looked-up row does not
+// exist. Methods scoped by serviceID behave as if rows of other services do
+// not exist: that is what keeps tenants apart.
+type Store interface {
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+
+	// CreateService inserts s. s.ID is set by the caller.
+	CreateService(ctx context.Context, s *Service) error
+	// GetService returns the service with the given id.
+	GetService(ctx context.Context, id string) (*Service, error)
+	// ListServices returns services in id order (oldest first) after the
+	// cursor (an id; "" starts at the beginning), at most limit of them.
+	ListServices(ctx context.Context, after string, limit int) ([]*Service, error)
+	// UpdateService replaces every field of the service with s.ID.
+	UpdateService(ctx context.Context, s *Service) error
+	// DeleteService removes the service and everything that belongs to it:
+	// keys, verifications, messages.
+	DeleteService(ctx context.Context, id string) error
+
+	// CreateKey inserts k.
+	CreateKey(ctx context.Context, k *Key) error
+	// GetKey returns the key with the given id, whatever its service.
+	GetKey(ctx context.Context, id string) (*Key, error)
+	// ListKeys returns the service's keys, oldest first.
+	ListKeys(ctx context.Context, serviceID string) ([]*Key, error)
+	// DeleteKey removes a key of the service.
+	DeleteKey(ctx context.Context, serviceID, id string) error
+	// TouchKey records that the key was used at t. Implementations may
+	// skip the write when the stored time is less than a minute older.
+	TouchKey(ctx context.Context, id string, t time.Time) error
+
+	// CreateVerification inserts v and all of v.Messages in one durable
+	// transaction: a queued message is a delivery job, so it must exist
+	// once CreateVerification returns, or not at all.
+	CreateVerification(ctx context.Context, v *Verification) error
+	// GetVerification returns a verification of the service with its
+	// messages, oldest first.
+	GetVerification(ctx context.Context, serviceID, id string) (*Verification, error)
+	// ListVerifications returns the service's verifications newest first.
+	ListVerifications(ctx context.Context, f VerificationFilter) ([]*Verification, error)
+	// FindPending returns the newest verification of the service whose
+	// ToKey is one of toKeys, whose status is pending and which has not
+	// expired at now.
+	FindPending(ctx context.Context, serviceID string, toKeys []string, now time.Time) (*Verification, error)
+	// UpdateVerification loads a verification of the service with its
+	// messages, calls fn with it, and if fn returns nil, writes what fn
+	// changed — the verification's fields, changed messages and messages
+	// fn appended — in one transaction. Updates of one verification are
+	// serialized: no other UpdateVerification of it runs between the load
+	// and the write, on this node or any other sharing the store. That is
+	// what makes a correct code valid exactly once. fn's error is returned
+	// as is, and nothing is written.
+	UpdateVerification(ctx context.Context, serviceID, id string, fn func(*Verification) error) (*Verification, error)
+
+	// ClaimMessages leases up to limit queued messages whose NextAttemptAt
+	// is not after now and whose lease (if any) has run out, for lease,
+	// oldest first, and returns them. A claimed message is not returned
+	// again until its lease runs out, so a node that dies mid-send leaves
+	// its messages to be claimed again.
+	ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedMessage, error)
+
+	// ExpireVerifications marks up to limit pending verifications whose
+	// ExpiresAt is not after now as expired, and returns how many it marked.
+	ExpireVerifications(ctx context.Context, now time.Time, limit int) (int, error)
+	// PurgeVerifications deletes up to limit verifications (and their
+	// messages) created before t that are no longer pending, and returns
+	// how many it deleted.
+	PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// ClaimedMessage identifies a message leased for delivery.
+type ClaimedMessage struct {
+	ServiceID      string
+	VerificationID string
+	MessageID      string
+}
+
+// VerificationFilter selects verifications for ListVerifications.
+type VerificationFilter struct {
+	ServiceID string
+	// Status, when set, matches the status as seen at Now: pending means
+	// pending and not yet expired; expired includes pending ones past
+	// their expiry that the sweeper has not yet marked.
+	Status VerificationStatus
+	ToKeys []string // when set, only these destinations (any key)
+	Now    time.Time
+	Before string // cursor: only ids less than this
+	Limit  int
+}
+
+// Key is a service key: a bearer secret that may call the verification
+// endpoints of its own service only. The secret is shown once; the store
+// keeps its SHA-256 (the secret has 256 bits of entropy, so a fast hash is
+// enough and keeps authentication cheap).
+type Key struct {
+	ID         string
+	ServiceID  string
+	Name       string
+	SecretHash []byte
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero when never used
+}
+
+// IdempotencyStore keeps the responses of requests that carried an
+// Idempotency-Key, so a retried request gets the first response again.
+type IdempotencyStore interface {
+	// ReserveIdempotencyKey records that a request with (scope, key) and
+	// the given request hash has started. When a record exists it is
+	// returned instead and nothing changes; a record that is still in
+	// progress but whose LockedUntil has passed (its node died) is taken
+	// over: returned with Taken set.
+	ReserveIdempotencyKey(ctx context.Context, rec *IdempotencyRecord) (existing *IdempotencyRecord, err error)
+	// CompleteIdempotencyKey stores the response of a reserved request.
+	CompleteIdempotencyKey(ctx context.Context, rec *IdempotencyRecord) error
+	// ReleaseIdempotencyKey deletes an in-progress record, so the request
+	// may be retried (used when it failed in a way worth retrying).
+	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
+	// PurgeIdempotencyKeys deletes up to limit records created before t.
+	PurgeIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// IdempotencyRecord is one remembered request and, once complete, its
+// response.
+type IdempotencyRecord struct {
+	Scope       string // who asked: the admin or a key's service, so keys cannot collide across tenants
+	Key         string
+	RequestHash []byte // SHA-256 of method, path and body
+	Completed   bool
+	StatusCode  int
+	Header      []byte // the response headers worth replaying, encoded by the caller
+	Body        []byte
+	CreatedAt   time.Time
+	LockedUntil time.Time // an in-progress record is abandoned after this
+	Taken       bool      // set on a returned record that was taken over
+}

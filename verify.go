@@ -1,0 +1,397 @@
+package otpd
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// StartRequest asks for a new verification.
+type StartRequest struct {
+	To          string
+	Channel     ChannelName // "" or ChannelAuto: the service's order
+	Fallback    []ChannelName
+	Locale      string
+	Purpose     string
+	Transaction *Transaction
+	TTL         time.Duration // 0: the service's
+	ClientIP    string
+	Reference   string
+}
+
+var purposeRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// Start validates req against the service's policy, creates a pending
+// verification and queues its first message, durably, in one transaction.
+func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) (*Verification, error) {
+	svc, err := e.store.GetService(ctx, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	dest, err := ParseDestination(req.To)
+	if err != nil {
+		return nil, err
+	}
+	if req.Channel == "" {
+		req.Channel = ChannelAuto
+	}
+	if !req.Channel.Valid() {
+		return nil, invalid("channel", `must be one of "sms", "whatsapp", "rcs", "push", "email" or "auto"`)
+	}
+	for _, c := range req.Fallback {
+		if !c.Valid() || c == ChannelAuto {
+			return nil, invalid("fallback", "unknown channel %q", c)
+		}
+	}
+	locale := svc.Locale
+	if req.Locale != "" {
+		if locale, err = CanonicalLocale(req.Locale); err != nil {
+			return nil, invalid("locale", "%q is not a BCP 47 language tag", req.Locale)
+		}
+	}
+	if req.Purpose != "" && !purposeRe.MatchString(req.Purpose) {
+		return nil, invalid("purpose", "must be a label of lower-case letters, digits, '_', '.' or '-', at most 64 characters")
+	}
+	if req.Transaction != nil {
+		if err := req.Transaction.Normalize(); err != nil {
+			return nil, err
+		}
+	}
+	ttl := svc.Policy.TTL
+	if req.TTL != 0 {
+		if req.TTL < MinTTL || req.TTL > svc.Policy.MaxTTL || req.TTL%time.Second != 0 {
+			return nil, invalid("ttl_seconds", "must be between %d and the service's max_ttl_seconds (%d)", int(MinTTL.Seconds()), int(svc.Policy.MaxTTL.Seconds()))
+		}
+		ttl = req.TTL
+	}
+	if req.ClientIP != "" {
+		if _, err := netip.ParseAddr(req.ClientIP); err != nil {
+			return nil, invalid("client_ip", "must be an IPv4 or IPv6 address")
+		}
+	}
+	if utf8.RuneCountInString(req.Reference) > 256 {
+		return nil, invalid("reference", "must be at most 256 characters")
+	}
+
+	// Policy decisions come after every parameter is known to be well formed.
+	if dest.Kind == DestinationPhone && !svc.AllowsRegion(dest.Region) {
+		return nil, &Error{Kind: ErrDestinationBlocked, Param: "to", Detail: fmt.Sprintf("the service does not send to numbers in %s", dest.Region)}
+	}
+	channel, err := e.pickChannel(svc, req.Channel, dest)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Fallback) > 0 {
+		return nil, &Error{Kind: ErrChannelUnavailable, Param: "fallback", Detail: "fallback between channels is not available in this version of otpd; send one channel"}
+	}
+
+	now := e.Now()
+	v := &Verification{
+		ID:             NewID(PrefixVerification, now),
+		ServiceID:      svc.ID,
+		To:             dest.Address,
+		ToKey:          e.keyring.DestinationKeys(svc.ID, dest.Address)[0],
+		Channel:        channel,
+		Status:         StatusPending,
+		Locale:         locale,
+		Purpose:        req.Purpose,
+		Reference:      req.Reference,
+		ClientIP:       req.ClientIP,
+		Transaction:    req.Transaction,
+		CodeLength:     svc.Policy.CodeLength,
+		Alphabet:       svc.Policy.Alphabet,
+		KeyID:          e.keyring.CurrentID(),
+		Salt:           make([]byte, 16),
+		MaxAttempts:    svc.Policy.MaxCheckAttempts,
+		MaxSends:       svc.Policy.MaxSends,
+		Sends:          1,
+		ResendCooldown: svc.Policy.ResendCooldown,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+		ExpiresAt:      now.Add(ttl),
+		LastSentAt:     now,
+	}
+	if _, err := rand.Read(v.Salt); err != nil {
+		return nil, fmt.Errorf("salt: %w", err)
+	}
+	code, err := e.keyring.DeriveCode(v.KeyID, v.ID, v.Salt, v.Alphabet, v.CodeLength)
+	if err != nil {
+		return nil, err
+	}
+	if v.CodeHash, err = e.keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, v.Transaction); err != nil {
+		return nil, err
+	}
+	v.Messages = []*Message{newMessage(v, channel, now)}
+	if err := e.store.CreateVerification(ctx, v); err != nil {
+		return nil, fmt.Errorf("create verification: %w", err)
+	}
+	e.notify()
+	e.obs.VerificationStarted(channel)
+	return v, nil
+}
+
+func newMessage(v *Verification, ch ChannelName, now time.Time) *Message {
+	return &Message{
+		ID:             NewID(PrefixMessage, now),
+		VerificationID: v.ID,
+		Channel:        ch,
+		Status:         MessageQueued,
+		NextAttemptAt:  now,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+}
+
+// pickChannel resolves the requested channel for a destination: an explicit
+// channel must be one of the service's and configured on this server;
+// "auto" takes the first of the service's channels that is.
+func (e *Engine) pickChannel(svc *Service, want ChannelName, dest Destination) (ChannelName, error) {
+	usable := func(c ChannelName) error {
+		inService := false
+		for _, sc := range svc.Channels {
+			inService = inService || sc == c
+		}
+		switch {
+		case !inService:
+			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: fmt.Sprintf("channel %q is not enabled for this service", c)}
+		case e.channels[c] == nil:
+			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: fmt.Sprintf("channel %q is not configured on this server", c)}
+		case !dest.Kind.Reaches(c):
+			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: fmt.Sprintf("channel %q cannot reach this destination", c)}
+		case c == ChannelPush:
+			// Push needs registered devices, which this version cannot register.
+			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: "push devices cannot be registered in this version of otpd"}
+		}
+		return nil
+	}
+	if want != ChannelAuto {
+		if err := usable(want); err != nil {
+			return "", err
+		}
+		return want, nil
+	}
+	for _, c := range svc.Channels {
+		if usable(c) == nil {
+			return c, nil
+		}
+	}
+	return "", &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: "none of the service's channels can reach this destination"}
+}
+
+// GetVerification returns a verification with its status as of now.
+func (e *Engine) GetVerification(ctx context.Context, serviceID, id string) (*Verification, error) {
+	v, err := e.store.GetVerification(ctx, serviceID, id)
+	if err != nil {
+		return nil, err
+	}
+	v.Status = v.StatusAt(e.Now())
+	return v, nil
+}
+
+// ListRequest selects verifications to list.
+type ListRequest struct {
+	Status VerificationStatus
+	To     string
+	Before string
+	Limit  int
+}
+
+// ListVerifications returns a service's verifications, newest first, with
+// statuses as of now.
+func (e *Engine) ListVerifications(ctx context.Context, serviceID string, req ListRequest) ([]*Verification, error) {
+	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+		return nil, err
+	}
+	f := VerificationFilter{ServiceID: serviceID, Status: req.Status, Before: req.Before, Limit: req.Limit, Now: e.Now()}
+	if req.Status != "" && !req.Status.Valid() {
+		return nil, invalid("status", "unknown status %q", req.Status)
+	}
+	if req.To != "" {
+		dest, err := ParseDestination(req.To)
+		if err != nil {
+			return nil, err
+		}
+		f.ToKeys = e.keyring.DestinationKeys(serviceID, dest.Address)
+	}
+	vs, err := e.store.ListVerifications(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		v.Status = v.StatusAt(f.Now)
+	}
+	return vs, nil
+}
+
+// CheckResult is the outcome of a check.
+type CheckResult struct {
+	Valid        bool
+	Verification *Verification
+}
+
+// Check compares code (and, for a transaction verification, the
+// transaction) with the verification's in constant time. A wrong code uses
+// one attempt; the last attempt closes the verification. Of any number of
+// concurrent checks with the right code exactly one is valid, because the
+// store serializes updates of one verification.
+func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Transaction) (CheckResult, error) {
+	code, err := normalizeCode(code)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	if txn != nil {
+		if err := txn.Normalize(); err != nil {
+			return CheckResult{}, err
+		}
+	}
+	var valid bool
+	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
+		now := e.Now()
+		if st := v.StatusAt(now); st != StatusPending {
+			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be checked", st)}
+		}
+		sum, err := e.keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, txn)
+		if err != nil {
+			return err
+		}
+		v.UpdatedAt = now
+		if valid = hmac.Equal(sum, v.CodeHash); valid {
+			v.Status = StatusApproved
+			return nil
+		}
+		v.Attempts++
+		if v.Attempts >= v.MaxAttempts {
+			v.Status = StatusMaxAttemptsReached
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			e.obs.VerificationChecked(CheckClosed)
+		}
+		return CheckResult{}, err
+	}
+	switch {
+	case valid:
+		e.obs.VerificationChecked(CheckApproved)
+	case v.Status == StatusMaxAttemptsReached:
+		e.obs.VerificationChecked(CheckMaxAttempts)
+	default:
+		e.obs.VerificationChecked(CheckWrongCode)
+	}
+	return CheckResult{Valid: valid, Verification: v}, nil
+}
+
+// CheckDestination checks code against the newest pending verification of
+// the service for a destination.
+func (e *Engine) CheckDestination(ctx context.Context, serviceID, to, code string, txn *Transaction) (CheckResult, error) {
+	dest, err := ParseDestination(to)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	if _, err := normalizeCode(code); err != nil {
+		return CheckResult{}, err
+	}
+	v, err := e.store.FindPending(ctx, serviceID, e.keyring.DestinationKeys(serviceID, dest.Address), e.Now())
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return CheckResult{}, notFound("pending verification for this destination")
+		}
+		return CheckResult{}, err
+	}
+	return e.Check(ctx, serviceID, v.ID, code, txn)
+}
+
+// normalizeCode accepts what people type: spaces and dashes between
+// groups, lower-case letters.
+func normalizeCode(code string) (string, error) {
+	if code == "" {
+		return "", invalid("code", "is required")
+	}
+	if len(code) > 64 {
+		return "", invalid("code", "is too long")
+	}
+	code = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, code)
+	return strings.ToUpper(code), nil
+}
+
+// Resend queues another message with the same code, on the verification's
+// channel or on channel when it is set. It does not extend the expiry and
+// never resets failed attempts.
+func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel ChannelName) (*Verification, error) {
+	if channel != "" && (!channel.Valid() || channel == ChannelAuto) {
+		return nil, invalid("channel", `must be one of "sms", "whatsapp", "rcs", "push" or "email"`)
+	}
+	svc, err := e.store.GetService(ctx, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
+		now := e.Now()
+		if st := v.StatusAt(now); st != StatusPending {
+			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be resent", st)}
+		}
+		ch := v.Channel
+		if channel != "" {
+			dest, err := ParseDestination(v.To)
+			if err != nil {
+				return err
+			}
+			if ch, err = e.pickChannel(svc, channel, dest); err != nil {
+				return err
+			}
+		}
+		if v.Sends >= v.MaxSends {
+			return &Error{Kind: ErrRateLimited, RetryAfter: v.ExpiresAt.Sub(now),
+				Detail: fmt.Sprintf("the verification was already sent %d times, its limit; start a new one after it expires", v.Sends)}
+		}
+		if wait := v.LastSentAt.Add(v.ResendCooldown).Sub(now); wait > 0 {
+			return &Error{Kind: ErrRateLimited, RetryAfter: wait,
+				Detail: fmt.Sprintf("resends are allowed %d seconds apart", int(v.ResendCooldown.Seconds()))}
+		}
+		v.Channel = ch
+		v.Sends++
+		v.LastSentAt = now
+		v.UpdatedAt = now
+		v.Messages = append(v.Messages, newMessage(v, ch, now))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.notify()
+	return v, nil
+}
+
+// Cancel closes a pending verification; its code no longer works and
+// queued messages are not sent.
+func (e *Engine) Cancel(ctx context.Context, serviceID, id string) (*Verification, error) {
+	return e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
+		now := e.Now()
+		if st := v.StatusAt(now); st != StatusPending {
+			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be canceled", st)}
+		}
+		v.Status = StatusCanceled
+		v.UpdatedAt = now
+		return nil
+	})
+}
+
+// RetryAfterSeconds rounds a wait up to whole seconds, at least 1, as the
+// Retry-After header wants it.
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
