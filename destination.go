@@ -73,6 +73,12 @@ func parsePhone(to string) (Destination, error) {
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return Destination{}, invalid("to", "is not a valid phone number for its country code")
 	}
+	if phonenumbers.Format(num, phonenumbers.E164) != to {
+		// The parser drops a national trunk prefix (+49 0151… → +49151…);
+		// silently sending to another number than the one given is worse
+		// than refusing it.
+		return Destination{}, invalid("to", "is not in E.164 form: drop the national trunk prefix after the country code")
+	}
 	region := phonenumbers.GetRegionCodeForNumber(num)
 	if region == "" || region == "ZZ" {
 		region = phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
@@ -81,7 +87,7 @@ func parsePhone(to string) (Destination, error) {
 		return Destination{}, invalid("to", "is not a phone number of a country")
 	}
 	return Destination{
-		Address: phonenumbers.Format(num, phonenumbers.E164),
+		Address: to,
 		Kind:    DestinationPhone,
 		Region:  region,
 	}, nil

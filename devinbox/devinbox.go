@@ -36,7 +36,7 @@ type Message struct {
 	MessageID      string    `json:"message_id"`
 	CreatedAt      time.Time `json:"created_at"`
 
-	seq uint64 // arrival order, for Wait
+	seq uint64 // arrival order, for WaitFor
 }
 
 // Inbox is an in-memory message sink that implements otpd.Channel for every
@@ -120,22 +120,20 @@ func (i *Inbox) Messages(to string) []Message {
 	return out
 }
 
-// Wait returns the first message to "to" (any destination when empty)
-// that arrives after the call, or ctx's error. It lets tests and tools wait
-// for a code without sleeping.
-func (i *Inbox) Wait(ctx context.Context, to string) (Message, error) {
-	if d, err := otpd.ParseDestination(to); err == nil {
-		to = d.Address
-	}
+// WaitFor returns the oldest message, already in the inbox or still to
+// come, for which match is true, or ctx's error. It lets tests and tools
+// wait for a code without sleeping or racing the sender.
+func (i *Inbox) WaitFor(ctx context.Context, match func(Message) bool) (Message, error) {
 	i.mu.Lock()
-	after := i.seq
+	checked := uint64(0)
 	for {
 		for _, m := range i.msgs {
-			if m.seq > after && (to == "" || m.To == to) {
+			if m.seq > checked && match(m) {
 				i.mu.Unlock()
 				return m, nil
 			}
 		}
+		checked = i.seq
 		ch := i.changed
 		i.mu.Unlock()
 		select {
@@ -145,6 +143,11 @@ func (i *Inbox) Wait(ctx context.Context, to string) (Message, error) {
 		}
 		i.mu.Lock()
 	}
+}
+
+// ForVerification matches the messages of one verification.
+func ForVerification(id string) func(Message) bool {
+	return func(m Message) bool { return m.VerificationID == id }
 }
 
 // Handler serves GET /dev/messages?to= (JSON, newest last) and GET
