@@ -24,7 +24,8 @@ type Store interface {
 	// GetService returns the service with the given id.
 	GetService(ctx context.Context, id string) (*Service, error)
 	// ListServices returns services in id order (oldest first) after the
-	// cursor (an id; "" starts at the beginning), at most limit of them.
+	// cursor (an id; "" starts at the beginning), at most limit of them
+	// (limit <= 0: all).
 	ListServices(ctx context.Context, after string, limit int) ([]*Service, error)
 	// UpdateService replaces every field of the service with s.ID.
 	UpdateService(ctx context.Context, s *Service) error
@@ -34,7 +35,8 @@ type Store interface {
 
 	// CreateKey inserts k.
 	CreateKey(ctx context.Context, k *Key) error
-	// GetKey returns the key with the given id, whatever its service.
+	// GetKey returns the key with the given id, whatever its service:
+	// authentication looks a key up before it knows the service.
 	GetKey(ctx context.Context, id string) (*Key, error)
 	// ListKeys returns the service's keys, oldest first.
 	ListKeys(ctx context.Context, serviceID string) ([]*Key, error)
@@ -64,7 +66,10 @@ type Store interface {
 	// serialized: no other UpdateVerification of it runs between the load
 	// and the write, on this node or any other sharing the store. That is
 	// what makes a correct code valid exactly once. fn's error is returned
-	// as is, and nothing is written.
+	// as is, and nothing is written. fn runs while the verification is
+	// locked (in SQLite, while the only writer connection is held): it must
+	// not call the store and must not do network I/O. Messages keep the
+	// order in which they were added.
 	UpdateVerification(ctx context.Context, serviceID, id string, fn func(*Verification) error) (*Verification, error)
 
 	// ClaimMessages leases up to limit queued messages whose NextAttemptAt
@@ -100,7 +105,7 @@ type VerificationFilter struct {
 	ToKeys []string // when set, only these destinations (any key)
 	Now    time.Time
 	Before string // cursor: only ids less than this
-	Limit  int
+	Limit  int    // at most this many; <= 0: all
 }
 
 // Key is a service key: a bearer secret that may call the verification
@@ -123,7 +128,10 @@ type IdempotencyStore interface {
 	// the given request hash has started. When a record exists it is
 	// returned instead and nothing changes; a record that is still in
 	// progress but whose LockedUntil has passed (its node died) is taken
-	// over: returned with Taken set.
+	// over: returned with Taken set, its lock moved to rec.LockedUntil so
+	// that no second retry takes it over too. rec.CreatedAt is the request
+	// time against which LockedUntil is judged. The returned record keeps
+	// its own RequestHash, so the caller can tell a different body.
 	ReserveIdempotencyKey(ctx context.Context, rec *IdempotencyRecord) (existing *IdempotencyRecord, err error)
 	// CompleteIdempotencyKey stores the response of a reserved request.
 	CompleteIdempotencyKey(ctx context.Context, rec *IdempotencyRecord) error

@@ -1,0 +1,113 @@
+package otpd_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/message"
+	"github.com/otpd/otpd/sqlite"
+)
+
+// benchEngine is an engine on a durable SQLite file (WAL, synchronous=FULL),
+// as otpd serve runs it, with a channel that accepts everything.
+func benchEngine(b *testing.B) (*otpd.Engine, *otpd.Service) {
+	b.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "otpd.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	e, err := otpd.NewEngine(otpd.Config{
+		Store: store, Keyring: otpd.NewKeyring(time.Now()), Renderer: message.New(),
+		Channels: map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: &recorder{}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := e.CreateService(ctx, &otpd.Service{Name: "Acme", Policy: otpd.DefaultPolicy()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, svc
+}
+
+var benchSeq atomic.Int64
+
+func benchTo() string { return fmt.Sprintf("+4477009%05d", benchSeq.Add(1)%100000) }
+
+// BenchmarkStart measures one start: validation, code derivation and
+// hashing, and the durable insert of the verification and its queued
+// message.
+func BenchmarkStart(b *testing.B) {
+	for _, parallel := range []bool{false, true} {
+		b.Run(map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
+			e, svc := benchEngine(b)
+			ctx := context.Background()
+			start := func() {
+				if _, err := e.Start(ctx, svc.ID, otpd.StartRequest{To: benchTo()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !parallel {
+				for b.Loop() {
+					start()
+				}
+				return
+			}
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					start()
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkCheck measures one check of a wrong code (a read, the HMAC, and
+// a durable update of the attempt counter) on verifications started before
+// the timer.
+func BenchmarkCheck(b *testing.B) {
+	for _, parallel := range []bool{false, true} {
+		b.Run(map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
+			e, svc := benchEngine(b)
+			ctx := context.Background()
+			// Each verification takes max_check_attempts-1 wrong checks
+			// before it closes; a pool keeps every check a real one.
+			const pool = 256
+			ids := make([]string, pool)
+			for i := range ids {
+				v, err := e.Start(ctx, svc.ID, otpd.StartRequest{To: benchTo()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = v.ID
+			}
+			var n atomic.Int64
+			check := func() {
+				i := n.Add(1)
+				id := ids[i%pool]
+				if _, err := e.Check(ctx, svc.ID, id, "XXXXXX", nil); err != nil && i < pool*4 {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			if !parallel {
+				for b.Loop() {
+					check()
+				}
+				return
+			}
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					check()
+				}
+			})
+		})
+	}
+}

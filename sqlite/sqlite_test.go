@@ -1,0 +1,184 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/sqlite"
+	"github.com/otpd/otpd/storetest"
+)
+
+func openStore(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		return openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	})
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	now := time.Now()
+
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, now)
+	require.NoError(t, s.CreateVerification(ctx, v))
+	require.NoError(t, s.Close())
+
+	s = openStore(t, path)
+	got, err := s.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, v.ID, got.ID)
+	require.Len(t, got.Messages, 1)
+	claimed, err := s.ClaimMessages(ctx, now, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1, "the queued message survives a restart")
+}
+
+func TestMigrationsAreIdempotent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	for range 3 {
+		s, err := sqlite.Open(t.Context(), path)
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	}
+	db := rawDB(t, path)
+	var versions, tables int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions))
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'verifications'`).Scan(&tables))
+	require.Equal(t, 1, versions)
+	require.Equal(t, 1, tables)
+}
+
+func TestPragmas(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	s := openStore(t, path, sqlite.WithBusyTimeout(7*time.Second))
+
+	tests := []struct {
+		write bool
+		name  string
+		want  string
+	}{
+		{true, "journal_mode", "wal"},
+		{true, "synchronous", "2"}, // FULL
+		{true, "foreign_keys", "1"},
+		{true, "busy_timeout", "7000"},
+		{true, "query_only", "0"},
+		{false, "journal_mode", "wal"},
+		{false, "foreign_keys", "1"},
+		{false, "busy_timeout", "7000"},
+		{false, "query_only", "1"},
+	}
+	for _, tt := range tests {
+		got, err := s.Pragma(ctx, tt.write, tt.name)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, got, "%s (write pool: %v)", tt.name, tt.write)
+	}
+
+	// WAL is a property of the file: a fresh connection sees it too.
+	var mode string
+	require.NoError(t, rawDB(t, path).QueryRow(`PRAGMA journal_mode`).Scan(&mode))
+	require.Equal(t, "wal", mode)
+}
+
+func TestFileMode(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	openStore(t, path)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+func TestPathWithSpecialCharacters(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "a dir?x=1#frag%20")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	path := filepath.Join(dir, "otpd.db")
+	s := openStore(t, path)
+	require.NoError(t, s.Ping(t.Context()))
+	_, err := os.Stat(path + "-wal")
+	require.NoError(t, err, "SQLite uses the file that was asked for")
+}
+
+func TestTooNewSchemaIsRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	s, err := sqlite.Open(t.Context(), path)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	db := rawDB(t, path)
+	_, err = db.Exec(`INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	_, err = sqlite.Open(t.Context(), path)
+	require.ErrorIs(t, err, sqlite.ErrSchemaTooNew)
+	require.ErrorContains(t, err, "9999")
+}
+
+func TestReadPoolIsReadOnly(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	require.Error(t, s.ExecRead(t.Context(), `CREATE TABLE x (y INTEGER)`))
+}
+
+func TestDurationsMustBeWholeSeconds(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	svc := storetest.NewService(time.Now())
+	svc.Policy.ResendCooldown = 1500 * time.Millisecond
+	require.ErrorContains(t, s.CreateService(t.Context(), svc), "whole number of seconds")
+}
+
+func TestUpdateVerificationPanicReleasesWriter(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	svc := storetest.NewService(time.Now())
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, time.Now())
+	require.NoError(t, s.CreateVerification(ctx, v))
+
+	require.Panics(t, func() {
+		s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error { //nolint:errcheck // it panics
+			v.Attempts = 42
+			panic("boom")
+		})
+	})
+	// The write connection is free again, and nothing was written.
+	got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(*otpd.Verification) error { return nil })
+	require.NoError(t, err)
+	require.Equal(t, v.Attempts, got.Attempts)
+}
+
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}

@@ -1,0 +1,566 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otpd/otpd"
+)
+
+const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
+	reference, client_ip, tx_amount, tx_currency, tx_payee, code_length, code_alphabet, key_id,
+	salt, code_hash, max_attempts, attempts, max_sends, sends, resend_cooldown_seconds,
+	created_at, updated_at, expires_at, last_sent_at`
+
+const messageColumns = `id, verification_id, service_id, channel, status, error, provider_id,
+	attempts, next_attempt_at, created_at, updated_at`
+
+const (
+	sqlInsertVerification = `INSERT INTO verifications (` + verificationColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlGetVerification = `SELECT ` + verificationColumns + `
+	FROM verifications WHERE service_id = ? AND id = ?`
+	// Every column but id and service_id, in verificationColumns order.
+	sqlUpdateVerification = `UPDATE verifications SET to_addr = ?, to_key = ?, channel = ?,
+	status = ?, locale = ?, purpose = ?, reference = ?, client_ip = ?, tx_amount = ?,
+	tx_currency = ?, tx_payee = ?, code_length = ?, code_alphabet = ?, key_id = ?, salt = ?,
+	code_hash = ?, max_attempts = ?, attempts = ?, max_sends = ?, sends = ?,
+	resend_cooldown_seconds = ?, created_at = ?, updated_at = ?, expires_at = ?, last_sent_at = ?
+	WHERE id = ?`
+	// The look-ups by service name their index. Without statistics (a new
+	// database, or one never analyzed) SQLite's planner prefers
+	// verifications_expiry for "status = 'pending' AND expires_at > ?",
+	// which reads every pending verification of every service.
+	sqlFindPending = `SELECT ` + verificationColumns + `
+	FROM verifications INDEXED BY verifications_pending
+	WHERE service_id = ? AND to_key IN (SELECT value FROM json_each(?))
+		AND status = 'pending' AND expires_at > ?
+	ORDER BY id DESC LIMIT 1`
+	sqlListVerifications = `SELECT ` + verificationColumns + `
+	FROM verifications INDEXED BY verifications_service WHERE service_id = ?`
+	sqlListVerificationsTo = `SELECT ` + verificationColumns + `
+	FROM verifications INDEXED BY verifications_pending
+	WHERE service_id = ? AND to_key IN (SELECT value FROM json_each(?))`
+
+	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// Messages come back in insertion order (the rowid): that is the order
+	// of Verification.Messages, oldest first.
+	sqlGetMessages = `SELECT ` + messageColumns + ` FROM messages
+	WHERE verification_id = ? ORDER BY rowid`
+	sqlGetMessagesIn = `SELECT ` + messageColumns + ` FROM messages
+	WHERE verification_id IN (SELECT value FROM json_each(?)) ORDER BY rowid`
+	// The lease is dropped (?, a boolean) when the message leaves the
+	// queue or is rescheduled: it then no longer guards a send in flight,
+	// and must not keep a rescheduled message from being claimed at its
+	// new time. Any other change keeps it, so that a worker recording
+	// progress on a message it holds does not hand it to another.
+	sqlUpdateMessage = `UPDATE messages SET channel = ?, status = ?, error = ?, provider_id = ?,
+	attempts = ?, next_attempt_at = ?, created_at = ?, updated_at = ?,
+	lease_until = CASE WHEN ? THEN NULL ELSE lease_until END
+	WHERE id = ? AND verification_id = ?`
+
+	sqlClaimMessages = `UPDATE messages SET lease_until = ?
+	WHERE id IN (
+		SELECT id FROM messages
+		WHERE status = 'queued' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY next_attempt_at, id LIMIT ?)
+	RETURNING id, verification_id, service_id, next_attempt_at`
+
+	sqlExpireVerifications = `UPDATE verifications SET status = 'expired', updated_at = ?
+	WHERE id IN (
+		SELECT id FROM verifications
+		WHERE status = 'pending' AND expires_at <= ?
+		ORDER BY expires_at LIMIT ?)`
+	// Messages go with their verification: ON DELETE CASCADE.
+	sqlPurgeVerifications = `DELETE FROM verifications
+	WHERE id IN (
+		SELECT id FROM verifications
+		WHERE created_at < ? AND status <> 'pending'
+		ORDER BY created_at LIMIT ?)`
+)
+
+// verificationArgs returns v's column values in verificationColumns order,
+// without id and service_id.
+func verificationArgs(v *otpd.Verification) ([]any, error) {
+	cooldown, err := seconds("resend cooldown", v.ResendCooldown)
+	if err != nil {
+		return nil, err
+	}
+	var amount, currency, payee any
+	if t := v.Transaction; t != nil {
+		amount, currency, payee = t.Amount, t.Currency, t.Payee
+	}
+	return []any{
+		v.To, v.ToKey, string(v.Channel), string(v.Status), v.Locale, v.Purpose, v.Reference,
+		v.ClientIP, amount, currency, payee, v.CodeLength, string(v.Alphabet), v.KeyID, v.Salt,
+		v.CodeHash, v.MaxAttempts, v.Attempts, v.MaxSends, v.Sends, cooldown,
+		millis(v.CreatedAt), millis(v.UpdatedAt), millis(v.ExpiresAt), nullMillis(v.LastSentAt),
+	}, nil
+}
+
+// messageArgs returns m's column values in messageColumns order, without
+// id, verification_id and service_id.
+func messageArgs(m *otpd.Message) []any {
+	return []any{
+		string(m.Channel), string(m.Status), m.Error, m.ProviderID, m.Attempts,
+		millis(m.NextAttemptAt), millis(m.CreatedAt), millis(m.UpdatedAt),
+	}
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanVerification(sc scanner) (*otpd.Verification, error) {
+	var (
+		v                               otpd.Verification
+		channel, status, alphabet       string
+		amount, currency, payee         sql.NullString
+		cooldown                        int64
+		createdAt, updatedAt, expiresAt int64
+		lastSentAt                      sql.NullInt64
+	)
+	err := sc.Scan(&v.ID, &v.ServiceID, &v.To, &v.ToKey, &channel, &status, &v.Locale, &v.Purpose,
+		&v.Reference, &v.ClientIP, &amount, &currency, &payee, &v.CodeLength, &alphabet, &v.KeyID,
+		&v.Salt, &v.CodeHash, &v.MaxAttempts, &v.Attempts, &v.MaxSends, &v.Sends, &cooldown,
+		&createdAt, &updatedAt, &expiresAt, &lastSentAt)
+	if err != nil {
+		return nil, err
+	}
+	v.Channel = otpd.ChannelName(channel)
+	v.Status = otpd.VerificationStatus(status)
+	v.Alphabet = otpd.Alphabet(alphabet)
+	if amount.Valid {
+		v.Transaction = &otpd.Transaction{Amount: amount.String, Currency: currency.String, Payee: payee.String}
+	}
+	v.ResendCooldown = fromSeconds(cooldown)
+	v.CreatedAt = fromMillis(createdAt)
+	v.UpdatedAt = fromMillis(updatedAt)
+	v.ExpiresAt = fromMillis(expiresAt)
+	v.LastSentAt = fromNullMillis(lastSentAt)
+	return &v, nil
+}
+
+func scanMessage(sc scanner) (*otpd.Message, error) {
+	var (
+		m                               otpd.Message
+		serviceID, channel, status      string
+		nextAttempt, createdAt, updated int64
+	)
+	err := sc.Scan(&m.ID, &m.VerificationID, &serviceID, &channel, &status, &m.Error, &m.ProviderID,
+		&m.Attempts, &nextAttempt, &createdAt, &updated)
+	if err != nil {
+		return nil, err
+	}
+	m.Channel = otpd.ChannelName(channel)
+	m.Status = otpd.MessageStatus(status)
+	m.NextAttemptAt = fromMillis(nextAttempt)
+	m.CreatedAt = fromMillis(createdAt)
+	m.UpdatedAt = fromMillis(updated)
+	return &m, nil
+}
+
+// loadVerification reads a verification of the service and its messages.
+func loadVerification(q *txn, serviceID, id string) (*otpd.Verification, error) {
+	v, err := scanVerification(q.queryRow(sqlGetVerification, serviceID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("verification", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verification %s: %w", id, err)
+	}
+	rows, err := q.query(sqlGetMessages, id)
+	if err != nil {
+		return nil, fmt.Errorf("verification %s: messages: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("verification %s: messages: %w", id, err)
+		}
+		v.Messages = append(v.Messages, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("verification %s: messages: %w", id, err)
+	}
+	return v, nil
+}
+
+// loadMessages fills in the messages of vs with one query.
+func loadMessages(q *txn, vs []*otpd.Verification) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(vs))
+	byID := make(map[string]*otpd.Verification, len(vs))
+	for i, v := range vs {
+		ids[i] = v.ID
+		byID[v.ID] = v
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	rows, err := q.query(sqlGetMessagesIn, string(idsJSON))
+	if err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return fmt.Errorf("messages: %w", err)
+		}
+		if v := byID[m.VerificationID]; v != nil {
+			v.Messages = append(v.Messages, m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	return nil
+}
+
+// insertMessage inserts a message of v.
+func insertMessage(tx *txn, v *otpd.Verification, m *otpd.Message) error {
+	args := append([]any{m.ID, v.ID, v.ServiceID}, messageArgs(m)...)
+	if _, err := tx.exec(sqlInsertMessage, args...); err != nil {
+		return fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// checkMessage makes sure m belongs to v (an empty VerificationID means v).
+func checkMessage(v *otpd.Verification, m *otpd.Message) error {
+	if m == nil {
+		return errors.New("nil message")
+	}
+	if m.VerificationID != "" && m.VerificationID != v.ID {
+		return fmt.Errorf("message %s belongs to verification %s, not %s", m.ID, m.VerificationID, v.ID)
+	}
+	return nil
+}
+
+// CreateVerification inserts v and its messages in one transaction.
+func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) error {
+	args, err := verificationArgs(v)
+	if err != nil {
+		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
+	}
+	for _, m := range v.Messages {
+		if err := checkMessage(v, m); err != nil {
+			return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
+		}
+	}
+	err = s.write(ctx, func(tx *txn) error {
+		if _, err := tx.exec(sqlInsertVerification, append([]any{v.ID, v.ServiceID}, args...)...); err != nil {
+			return err
+		}
+		for _, m := range v.Messages {
+			if err := insertMessage(tx, v, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// GetVerification returns a verification of the service with its messages.
+func (s *Store) GetVerification(ctx context.Context, serviceID, id string) (*otpd.Verification, error) {
+	var v *otpd.Verification
+	err := s.read(ctx, func(tx *txn) (err error) {
+		v, err = loadVerification(tx, serviceID, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get verification: %w", err)
+	}
+	return v, nil
+}
+
+// ListVerifications returns the service's verifications that match f, newest
+// first, with their messages. A Limit of 0 or less means no limit.
+func (s *Store) ListVerifications(ctx context.Context, f otpd.VerificationFilter) ([]*otpd.Verification, error) {
+	var q strings.Builder
+	args := []any{f.ServiceID}
+	if len(f.ToKeys) > 0 {
+		keys, err := json.Marshal(f.ToKeys)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list verifications: %w", err)
+		}
+		q.WriteString(sqlListVerificationsTo)
+		args = append(args, string(keys))
+	} else {
+		q.WriteString(sqlListVerifications)
+	}
+	if f.Before != "" {
+		q.WriteString(` AND id < ?`)
+		args = append(args, f.Before)
+	}
+	// The status as seen at f.Now, as Verification.StatusAt has it.
+	switch f.Status {
+	case "":
+	case otpd.StatusPending:
+		q.WriteString(` AND status = 'pending' AND expires_at > ?`)
+		args = append(args, millis(f.Now))
+	case otpd.StatusExpired:
+		q.WriteString(` AND (status = 'expired' OR (status = 'pending' AND expires_at <= ?))`)
+		args = append(args, millis(f.Now))
+	default:
+		q.WriteString(` AND status = ?`)
+		args = append(args, string(f.Status))
+	}
+	q.WriteString(` ORDER BY id DESC LIMIT ?`)
+	args = append(args, sqlLimit(f.Limit))
+
+	var out []*otpd.Verification
+	err := s.read(ctx, func(tx *txn) error {
+		rows, err := tx.query(q.String(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scanVerification(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return loadMessages(tx, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list verifications: %w", err)
+	}
+	return out, nil
+}
+
+// FindPending returns the newest pending, unexpired verification of the
+// service for one of toKeys.
+func (s *Store) FindPending(ctx context.Context, serviceID string, toKeys []string, now time.Time) (*otpd.Verification, error) {
+	if len(toKeys) == 0 {
+		return nil, fmt.Errorf("sqlite: find pending verification: %w", otpd.ErrNotFound)
+	}
+	keys, err := json.Marshal(toKeys)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find pending verification: %w", err)
+	}
+	var v *otpd.Verification
+	err = s.read(ctx, func(tx *txn) error {
+		var err error
+		v, err = scanVerification(tx.queryRow(sqlFindPending, serviceID, string(keys), millis(now)))
+		if err != nil {
+			return err
+		}
+		return loadMessages(tx, []*otpd.Verification{v})
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: find pending verification: %w", otpd.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find pending verification: %w", err)
+	}
+	return v, nil
+}
+
+// UpdateVerification loads a verification with its messages, calls fn and
+// writes what fn changed, all in one write transaction: the single write
+// connection and BEGIN IMMEDIATE serialize it with every other write, in
+// this process and any other on the same file.
+//
+// fn must not call the Store's write methods: the write connection is held
+// until it returns. A message fn appends must have an id; its VerificationID
+// is filled in when empty. fn may not change the verification's ID or
+// ServiceID, nor drop messages.
+func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn func(*otpd.Verification) error) (*otpd.Verification, error) {
+	var (
+		v     *otpd.Verification
+		fnErr error
+	)
+	err := s.write(ctx, func(tx *txn) error {
+		var err error
+		v, err = loadVerification(tx, serviceID, id)
+		if err != nil {
+			return err
+		}
+		before := v.Clone()
+		if fnErr = fn(v); fnErr != nil {
+			return fnErr
+		}
+		return writeChanges(tx, before, v)
+	})
+	if fnErr != nil {
+		return nil, fnErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update verification: %w", err)
+	}
+	// Return what a read would now return.
+	truncateVerification(v)
+	return v, nil
+}
+
+// writeChanges writes the differences between before and after: the
+// verification row if any column changed, changed messages, and new ones.
+func writeChanges(tx *txn, before, after *otpd.Verification) error {
+	if after.ID != before.ID || after.ServiceID != before.ServiceID {
+		return fmt.Errorf("verification %s: fn changed its id or service", before.ID)
+	}
+	oldArgs, err := verificationArgs(before)
+	if err != nil {
+		return err
+	}
+	newArgs, err := verificationArgs(after)
+	if err != nil {
+		return fmt.Errorf("verification %s: %w", after.ID, err)
+	}
+	if !reflect.DeepEqual(oldArgs, newArgs) {
+		if _, err := tx.exec(sqlUpdateVerification, append(newArgs, after.ID)...); err != nil {
+			return fmt.Errorf("verification %s: %w", after.ID, err)
+		}
+	}
+
+	old := make(map[string]*otpd.Message, len(before.Messages))
+	for _, m := range before.Messages {
+		old[m.ID] = m
+	}
+	seen := make(map[string]bool, len(after.Messages))
+	for _, m := range after.Messages {
+		if err := checkMessage(after, m); err != nil {
+			return err
+		}
+		m.VerificationID = after.ID
+		if seen[m.ID] {
+			return fmt.Errorf("message %s: listed twice", m.ID)
+		}
+		seen[m.ID] = true
+		prev, ok := old[m.ID]
+		if !ok {
+			if err := insertMessage(tx, after, m); err != nil {
+				return err
+			}
+			continue
+		}
+		args := messageArgs(m)
+		if reflect.DeepEqual(messageArgs(prev), args) {
+			continue
+		}
+		dropLease := m.Status != prev.Status || m.NextAttemptAt.UnixMilli() != prev.NextAttemptAt.UnixMilli()
+		args = append(args, dropLease, m.ID, after.ID)
+		if _, err := tx.exec(sqlUpdateMessage, args...); err != nil {
+			return fmt.Errorf("message %s: %w", m.ID, err)
+		}
+	}
+	for id := range old {
+		if !seen[id] {
+			return fmt.Errorf("message %s: fn removed it; messages cannot be deleted", id)
+		}
+	}
+	return nil
+}
+
+// truncateVerification brings v's times to what the store keeps.
+func truncateVerification(v *otpd.Verification) {
+	v.CreatedAt = truncate(v.CreatedAt)
+	v.UpdatedAt = truncate(v.UpdatedAt)
+	v.ExpiresAt = truncate(v.ExpiresAt)
+	v.LastSentAt = truncate(v.LastSentAt)
+	for _, m := range v.Messages {
+		m.NextAttemptAt = truncate(m.NextAttemptAt)
+		m.CreatedAt = truncate(m.CreatedAt)
+		m.UpdatedAt = truncate(m.UpdatedAt)
+	}
+}
+
+// ClaimMessages leases up to limit due queued messages, oldest first, in one
+// statement.
+func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]otpd.ClaimedMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	type claimed struct {
+		otpd.ClaimedMessage
+		next int64
+	}
+	var out []claimed
+	err := s.write(ctx, func(tx *txn) error {
+		rows, err := tx.query(sqlClaimMessages, millis(now.Add(lease)), millis(now), millis(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c claimed
+			if err := rows.Scan(&c.MessageID, &c.VerificationID, &c.ServiceID, &c.next); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim messages: %w", err)
+	}
+	// RETURNING promises no order.
+	slices.SortFunc(out, func(a, b claimed) int {
+		return cmp.Or(cmp.Compare(a.next, b.next), strings.Compare(a.MessageID, b.MessageID))
+	})
+	msgs := make([]otpd.ClaimedMessage, len(out))
+	for i, c := range out {
+		msgs[i] = c.ClaimedMessage
+	}
+	return msgs, nil
+}
+
+// ExpireVerifications marks up to limit pending verifications that expired
+// at now as expired, those that expired first first.
+func (s *Store) ExpireVerifications(ctx context.Context, now time.Time, limit int) (int, error) {
+	n, err := s.execCount(ctx, sqlExpireVerifications, limit, millis(now), millis(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: expire verifications: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeVerifications deletes up to limit verifications created before t that
+// are no longer pending, oldest first, with their messages.
+func (s *Store) PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.execCount(ctx, sqlPurgeVerifications, limit, millis(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge verifications: %w", err)
+	}
+	return n, nil
+}
+
+// execCount runs a batch statement whose last parameter is the batch size,
+// and returns how many rows it affected. A limit of 0 or less does nothing.
+func (s *Store) execCount(ctx context.Context, query string, limit int, args ...any) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.write(ctx, func(tx *txn) error {
+		res, err := tx.exec(query, append(args, limit)...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
