@@ -1,0 +1,41 @@
+package metrics_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/metrics"
+)
+
+func TestObserver(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	o := metrics.New(reg)
+	o.VerificationStarted(otpd.ChannelSMS)
+	o.VerificationStarted(otpd.ChannelSMS)
+	o.VerificationChecked(otpd.CheckApproved)
+	o.MessageDone(otpd.ChannelSMS, otpd.MessageDelivered, 3*time.Millisecond)
+	o.MessageRetried(otpd.ChannelEmail)
+
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP otpd_verifications_started_total Verifications started, by channel.
+# TYPE otpd_verifications_started_total counter
+otpd_verifications_started_total{channel="sms"} 2
+# HELP otpd_verification_checks_total Checks of verifications, by outcome (approved, wrong_code, max_attempts_reached, closed).
+# TYPE otpd_verification_checks_total counter
+otpd_verification_checks_total{outcome="approved"} 1
+# HELP otpd_messages_total Messages that left the queue, by channel and status (sent, delivered, failed).
+# TYPE otpd_messages_total counter
+otpd_messages_total{channel="sms",status="delivered"} 1
+# HELP otpd_message_retries_total Send attempts that failed temporarily and were rescheduled, by channel.
+# TYPE otpd_message_retries_total counter
+otpd_message_retries_total{channel="email"} 1
+`), "otpd_verifications_started_total", "otpd_verification_checks_total", "otpd_messages_total", "otpd_message_retries_total"))
+	require.Equal(t, 1, testutil.CollectAndCount(reg, "otpd_message_queue_seconds"))
+}
