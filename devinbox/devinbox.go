@@ -80,7 +80,7 @@ func (i *Inbox) Send(ctx context.Context, out *otpd.Outbound) (otpd.SendResult, 
 		Subject:        out.Subject,
 		VerificationID: out.VerificationID,
 		MessageID:      out.MessageID,
-		CreatedAt:      i.now().UTC(),
+		CreatedAt:      i.now().UTC().Truncate(time.Millisecond),
 	}
 	i.mu.Lock()
 	if len(i.msgs) >= i.capacity {

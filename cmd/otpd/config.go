@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"go.yaml.in/yaml/v3"
+)
+
+// serveConfig is every setting of otpd serve. Defaults come from
+// defaultServeConfig; a config file, then OTPD_* environment variables, then
+// flags override them, in that order.
+type serveConfig struct {
+	Addr            string        `yaml:"addr" toml:"addr"`
+	DataDir         string        `yaml:"data_dir" toml:"data_dir"`
+	Store           string        `yaml:"store" toml:"store"`
+	AdminToken      string        `yaml:"admin_token" toml:"admin_token"`
+	Dev             bool          `yaml:"dev" toml:"dev"`
+	SMPP            string        `yaml:"smpp" toml:"smpp"`
+	LogLevel        string        `yaml:"log_level" toml:"log_level"`
+	LogFormat       string        `yaml:"log_format" toml:"log_format"`
+	Retention       time.Duration `yaml:"retention" toml:"retention"`
+	SweepInterval   time.Duration `yaml:"sweep_interval" toml:"sweep_interval"`
+	DeliveryWorkers int           `yaml:"delivery_workers" toml:"delivery_workers"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
+}
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./otpd-data",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		Retention:       30 * 24 * time.Hour,
+		SweepInterval:   time.Minute,
+		DeliveryWorkers: 32,
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// setting is one configurable value: its flag, its environment variable and
+// its place in serveConfig. One table drives flags, env and help, so they
+// cannot drift apart.
+type setting struct {
+	flag, env, usage string
+	get              func(c *serveConfig) any
+	set              func(c *serveConfig, v string) error
+}
+
+func stringSetting(flag, env, usage string, field func(*serveConfig) *string) setting {
+	return setting{flag, env, usage,
+		func(c *serveConfig) any { return *field(c) },
+		func(c *serveConfig, v string) error { *field(c) = v; return nil }}
+}
+
+func durationSetting(flag, env, usage string, field func(*serveConfig) *time.Duration) setting {
+	return setting{flag, env, usage,
+		func(c *serveConfig) any { return *field(c) },
+		func(c *serveConfig, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("not a duration such as 30s or 720h")
+			}
+			*field(c) = d
+			return nil
+		}}
+}
+
+var serveSettings = []setting{
+	stringSetting("addr", "OTPD_ADDR", "address the HTTP API listens on (host:port; port 0 picks a free one)", func(c *serveConfig) *string { return &c.Addr }),
+	stringSetting("data-dir", "OTPD_DATA_DIR", "directory for the database, keyring and admin token (created mode 0700)", func(c *serveConfig) *string { return &c.DataDir }),
+	stringSetting("store", "OTPD_STORE", "store: empty for the SQLite file in the data dir, a file path for SQLite elsewhere, or a postgres:// DSN", func(c *serveConfig) *string { return &c.Store }),
+	{"config", "OTPD_CONFIG", "config file (.yaml, .yml or .toml) with any of these settings; flags and env vars win over it", nil, nil},
+	stringSetting("admin-token", "OTPD_ADMIN_TOKEN", "admin bearer token; when unset, read from or generated into <data-dir>/admin-token", func(c *serveConfig) *string { return &c.AdminToken }),
+	{"dev", "OTPD_DEV", "dev mode: every channel delivers to the dev inbox at /dev/inbox and /dev/messages (never use in production)",
+		func(c *serveConfig) any { return c.Dev },
+		func(c *serveConfig, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("not a boolean (true or false)")
+			}
+			c.Dev = b
+			return nil
+		}},
+	stringSetting("smpp", "OTPD_SMPP", "one SMPP route for all SMS: smpp://system_id:password@host:port?window=10&tps=0&source=Acme (smpps:// for TLS)", func(c *serveConfig) *string { return &c.SMPP }),
+	stringSetting("log-level", "OTPD_LOG_LEVEL", "log level: debug, info, warn or error", func(c *serveConfig) *string { return &c.LogLevel }),
+	stringSetting("log-format", "OTPD_LOG_FORMAT", "log format: text or json", func(c *serveConfig) *string { return &c.LogFormat }),
+	durationSetting("retention", "OTPD_RETENTION", "how long closed verifications (personal data) are kept before the sweeper purges them", func(c *serveConfig) *time.Duration { return &c.Retention }),
+	durationSetting("sweep-interval", "OTPD_SWEEP_INTERVAL", "how often expiry and retention are swept", func(c *serveConfig) *time.Duration { return &c.SweepInterval }),
+	{"delivery-workers", "OTPD_DELIVERY_WORKERS", "concurrent message sends",
+		func(c *serveConfig) any { return c.DeliveryWorkers },
+		func(c *serveConfig, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("not a whole number")
+			}
+			c.DeliveryWorkers = n
+			return nil
+		}},
+	durationSetting("shutdown-timeout", "OTPD_SHUTDOWN_TIMEOUT", "how long a SIGINT/SIGTERM shutdown waits for requests and sends in flight", func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout }),
+}
+
+// flagValue records a flag's raw value so it can be applied after the
+// config file and the environment.
+type flagValue struct {
+	raw    *map[string]string
+	name   string
+	isBool bool
+}
+
+func (f flagValue) String() string { return "" }
+func (f flagValue) Set(v string) error {
+	(*f.raw)[f.name] = v
+	return nil
+}
+func (f flagValue) IsBoolFlag() bool { return f.isBool }
+
+// loadServeConfig reads the settings from defaults, the config file, the
+// environment and args, in rising precedence.
+func (e *env) loadServeConfig(args []string) (serveConfig, error) {
+	fs := flag.NewFlagSet("otpd serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	raw := map[string]string{}
+	var zero serveConfig
+	for _, s := range serveSettings {
+		isBool := false
+		if s.get != nil {
+			_, isBool = s.get(&zero).(bool)
+		}
+		fs.Var(flagValue{&raw, s.flag, isBool}, s.flag, s.usage)
+	}
+	fs.Usage = func() { e.serveUsage(fs) }
+	if err := fs.Parse(args); err != nil {
+		return serveConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return serveConfig{}, usagef("serve takes no arguments, got %q", fs.Arg(0))
+	}
+
+	cfg := defaultServeConfig()
+	path := raw["config"]
+	if path == "" {
+		path = e.getenv("OTPD_CONFIG")
+	}
+	if path != "" {
+		if err := readConfigFile(path, &cfg); err != nil {
+			return serveConfig{}, err
+		}
+	}
+	for _, s := range serveSettings {
+		if s.set == nil {
+			continue
+		}
+		if v := e.getenv(s.env); v != "" {
+			if err := s.set(&cfg, v); err != nil {
+				return serveConfig{}, usagef("%s=%q: %v", s.env, v, err)
+			}
+		}
+	}
+	for _, s := range serveSettings {
+		if v, ok := raw[s.flag]; ok && s.set != nil {
+			if err := s.set(&cfg, v); err != nil {
+				return serveConfig{}, usagef("--%s %q: %v", s.flag, v, err)
+			}
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func readConfigFile(path string, cfg *serveConfig) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return usagef("config file: %v", err)
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(cfg); err != nil && err.Error() != "EOF" {
+			return usagef("config file %s: %v", path, err)
+		}
+	case ".toml":
+		md, err := toml.Decode(string(data), cfg)
+		if err != nil {
+			return usagef("config file %s: %v", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return usagef("config file %s: unknown setting %q", path, und[0].String())
+		}
+	default:
+		return usagef("config file %s: use a .yaml, .yml or .toml file", path)
+	}
+	return nil
+}
+
+func (c *serveConfig) validate() error {
+	switch {
+	case c.Addr == "":
+		return usagef("--addr must not be empty")
+	case c.DataDir == "":
+		return usagef("--data-dir must not be empty")
+	case c.Retention < 0:
+		return usagef("--retention must not be negative")
+	case c.SweepInterval < time.Second:
+		return usagef("--sweep-interval must be at least 1s")
+	case c.DeliveryWorkers < 1 || c.DeliveryWorkers > 10000:
+		return usagef("--delivery-workers must be between 1 and 10000")
+	case c.ShutdownTimeout <= 0:
+		return usagef("--shutdown-timeout must be positive")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return usagef("--log-level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return usagef("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		return usagef("--admin-token must be at least 16 characters")
+	}
+	return nil
+}
+
+func (e *env) serveUsage(fs *flag.FlagSet) {
+	def := defaultServeConfig()
+	fmt.Fprint(e.stderr, `Usage: otpd serve [flags]
+
+Runs the otpd HTTP API, the delivery workers and the sweeper. Every setting
+can come from a flag, an environment variable or a config file (YAML or TOML,
+keys as in the file column); flags win over env vars, env vars over the file.
+
+Settings:
+`)
+	for _, s := range serveSettings {
+		key := strings.ReplaceAll(s.flag, "-", "_")
+		dv := ""
+		if s.get != nil {
+			switch v := s.get(&def).(type) {
+			case string:
+				if v != "" {
+					dv = fmt.Sprintf(" (default %q)", v)
+				}
+			case bool:
+			default:
+				dv = fmt.Sprintf(" (default %v)", v)
+			}
+		}
+		if s.flag == "config" {
+			key = "-"
+		}
+		fmt.Fprintf(e.stderr, "  --%s / %s / file: %s%s\n      %s\n", s.flag, s.env, key, dv, s.usage)
+	}
+}

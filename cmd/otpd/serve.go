@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/delivery"
+	"github.com/otpd/otpd/devinbox"
+	"github.com/otpd/otpd/httpapi"
+	"github.com/otpd/otpd/message"
+	"github.com/otpd/otpd/metrics"
+	"github.com/otpd/otpd/sqlite"
+)
+
+const (
+	adminTokenFile = "admin-token"
+	keyringFile    = "keyring.json"
+	databaseFile   = "otpd.db"
+)
+
+// serve runs the server until ctx ends (SIGINT or SIGTERM), then shuts down
+// in order: stop accepting requests, let in-flight requests and sends
+// finish, close the store.
+func (e *env) serve(ctx context.Context, args []string) error {
+	cfg, err := e.loadServeConfig(args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e, cfg)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	keyring, err := loadKeyring(filepath.Join(cfg.DataDir, keyringFile))
+	if err != nil {
+		return err
+	}
+	adminToken, generated, err := loadAdminToken(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.SMPP != "" {
+		return usagef("--smpp: SMPP routes are not available in this version of otpd yet")
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	channels := map[otpd.ChannelName]otpd.Channel{}
+	var inbox *devinbox.Inbox
+	if cfg.Dev {
+		inbox = devinbox.New(devinbox.WithConsole(e.stdout))
+		for _, c := range []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelEmail, otpd.ChannelWhatsApp, otpd.ChannelRCS, otpd.ChannelPush} {
+			channels[c] = inbox
+		}
+	} else {
+		log.Warn("no delivery channels are configured: starts are refused with channel_unavailable; run with --dev to use the dev inbox")
+	}
+
+	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Logger: log})
+	engine, err := otpd.NewEngine(otpd.Config{
+		Store:      store,
+		Keyring:    keyring,
+		Channels:   channels,
+		Renderer:   message.New(),
+		AdminToken: adminToken,
+		Notify:     dispatcher.Notify,
+		Observer:   metrics.New(reg),
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	apiCfg := httpapi.Config{
+		Engine:      engine,
+		Idempotency: store,
+		Logger:      log,
+		Registry:    reg,
+		Ready: func(ctx context.Context) map[string]error {
+			checks := map[string]error{"store": store.Ping(ctx)}
+			for name, ch := range channels {
+				checks["channel:"+string(name)] = ch.Ready(ctx)
+			}
+			return checks
+		},
+	}
+	if inbox != nil {
+		apiCfg.Mounts = map[string]http.Handler{"/dev/": inbox.Handler()}
+	}
+	api := httpapi.New(apiCfg)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	base := "http://" + ln.Addr().String()
+	if generated {
+		fmt.Fprintf(e.stdout, "Generated an admin token (shown once; stored in %s):\n  %s\n",
+			filepath.Join(cfg.DataDir, adminTokenFile), adminToken)
+	}
+	if cfg.Dev {
+		fmt.Fprintf(e.stdout, "otpd dev mode: API %s — dev inbox %s/dev/inbox\n", base, base)
+	}
+	log.Info("otpd listening", "addr", ln.Addr().String(), "version", version, "dev", cfg.Dev, "data_dir", cfg.DataDir)
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = dispatcher.Run(workCtx, engine.Deliver)
+	})
+	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err = <-serveErr:
+		stopWork()
+		wg.Wait()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("requests still in flight at shutdown", "err", err)
+	}
+	stopWork()
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// sweep records expiries and purges old data every cfg.SweepInterval.
+func sweep(ctx context.Context, engine *otpd.Engine, store otpd.IdempotencyStore, cfg serveConfig, log *slog.Logger) {
+	t := time.NewTicker(cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		expired, purged, err := engine.Sweep(ctx, cfg.Retention, 500)
+		if err != nil && ctx.Err() == nil {
+			log.Error("sweep", "err", err)
+		}
+		if _, err := store.PurgeIdempotencyKeys(ctx, engine.Now().Add(-24*time.Hour), 500); err != nil && ctx.Err() == nil {
+			log.Error("purge idempotency keys", "err", err)
+		}
+		if expired+purged > 0 {
+			log.Debug("swept", "expired", expired, "purged", purged)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(e *env, cfg serveConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
+}
+
+// storeCloser is what serve needs of a store.
+type storeCloser interface {
+	otpd.Store
+	otpd.IdempotencyStore
+}
+
+func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
+	dsn := cfg.Store
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil, usagef("--store: the PostgreSQL store is not available in this version of otpd yet; leave --store empty for SQLite")
+	case dsn == "":
+		dsn = filepath.Join(cfg.DataDir, databaseFile)
+	}
+	dsn = strings.TrimPrefix(dsn, "sqlite://")
+	s, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return s, nil
+}
+
+// loadKeyring reads the keyring, or creates one with a fresh key on first
+// start. The file holds secrets, so it is written mode 0600, atomically.
+func loadKeyring(path string) (*otpd.Keyring, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		k, err := otpd.ParseKeyring(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	k := otpd.NewKeyring(time.Now())
+	data, err = k.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeSecretFile(path, data); err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	return k, nil
+}
+
+// loadAdminToken returns the configured admin token, else the one stored in
+// the data directory, else a new one that it stores. generated says it is
+// new, so serve prints it once.
+func loadAdminToken(cfg serveConfig) (token string, generated bool, err error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, false, nil
+	}
+	path := filepath.Join(cfg.DataDir, adminTokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		token = strings.TrimSpace(string(data))
+		if len(token) < 16 {
+			return "", false, fmt.Errorf("%s: the admin token is too short; delete the file to generate a new one", path)
+		}
+		return token, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	token = otpd.NewAdminToken()
+	if err := writeSecretFile(path, []byte(token+"\n")); err != nil {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	return token, true, nil
+}
+
+// writeSecretFile writes data to path with mode 0600 via a temporary file
+// and a rename, so a crash never leaves half a secret behind.
+func writeSecretFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
