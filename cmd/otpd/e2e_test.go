@@ -77,9 +77,15 @@ var listenRe = regexp.MustCompile(`msg="otpd listening" addr=(127\.0\.0\.1:\d+)`
 
 // startServer runs `otpd serve --dev` on a free port with dataDir and waits
 // until it listens.
-func startServer(t *testing.T, dataDir string, extra ...string) *server {
+func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug"}, extra...)
+	return startServerArgs(t, dataDir, "--dev")
+}
+
+// startServerArgs runs `otpd serve` with args on a free port with dataDir.
+func startServerArgs(t *testing.T, dataDir string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug"}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN=", "OTPD_CONFIG=")
 	s := &server{cmd: cmd, dataDir: dataDir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
@@ -316,6 +322,24 @@ func TestCLI(t *testing.T) {
 	out, err = run("version")
 	require.NoError(t, err)
 	require.Contains(t, out, "otpd")
+	srv.stop(t)
+}
+
+// Without --dev there is no dev inbox and, in this version, no channel: a
+// start is refused, never faked.
+func TestServeWithoutDev(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startServerArgs(t, t.TempDir(), "--admin-token", "a-fixed-admin-token-0123")
+	admin := client.New(srv.url, "a-fixed-admin-token-0123")
+	_, err := admin.DevMessages(ctx, "+447700900123")
+	require.True(t, client.IsCode(err, client.CodeNotFound), "no dev inbox without --dev: %v", err)
+	svc, err := admin.CreateService(ctx, client.CreateServiceParams{Name: "Acme"})
+	require.NoError(t, err)
+	_, err = admin.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
+	require.True(t, client.IsCode(err, client.CodeChannelUnavailable), "%v", err)
+	_, err = os.Stat(filepath.Join(srv.dataDir, "admin-token"))
+	require.ErrorIs(t, err, os.ErrNotExist, "a configured admin token is not written to disk")
 	srv.stop(t)
 }
 

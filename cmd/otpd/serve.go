@@ -76,7 +76,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		log.Warn("no delivery channels are configured: starts are refused with channel_unavailable; run with --dev to use the dev inbox")
 	}
 
-	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Logger: log})
+	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	engine, err := otpd.NewEngine(otpd.Config{
 		Store:      store,
 		Keyring:    keyring,
