@@ -60,6 +60,7 @@ func BenchmarkStart(b *testing.B) {
 				}
 				return
 			}
+			b.SetParallelism(16) // many requests in flight, as under load
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					start()
@@ -103,6 +104,7 @@ func BenchmarkCheck(b *testing.B) {
 				}
 				return
 			}
+			b.SetParallelism(16)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					check()

@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -69,6 +70,11 @@ type Store struct {
 	r    *sql.DB // query_only connections
 	ws   map[string]*sql.Stmt
 	rs   map[string]*sql.Stmt
+
+	writes     chan *writeReq // to the writer goroutine: see groupcommit.go
+	closing    chan struct{}  // closed by Close
+	closeOnce  sync.Once
+	writerDone chan struct{} // closed when the writer has stopped
 }
 
 type config struct {
@@ -116,7 +122,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	s := &Store{path: abs}
+	s := &Store{path: abs, writes: make(chan *writeReq), closing: make(chan struct{}), writerDone: make(chan struct{})}
 	busy := strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)
 	s.w, err = sql.Open("sqlite", dsn(abs, url.Values{
 		"_pragma": {
@@ -146,6 +152,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	go s.writer()
 
 	s.r, err = sql.Open("sqlite", dsn(abs, url.Values{
 		"_pragma": {
@@ -201,6 +208,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the store. The write connection closes last, so that it
 // checkpoints the WAL into the database file.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	<-s.writerDone
 	closeStmts(s.rs)
 	closeStmts(s.ws)
 	var errR error
@@ -301,22 +310,6 @@ func (t *txn) queryRow(query string, args ...any) *sql.Row {
 		return st.QueryRowContext(t.ctx, args...)
 	}
 	return t.tx.QueryRowContext(t.ctx, query, args...)
-}
-
-// write runs fn in a write transaction (BEGIN IMMEDIATE on the single write
-// connection) and commits it when fn returns nil. The deferred rollback (a
-// no-op after Commit) also runs when fn panics: a transaction left open would
-// hold the only write connection forever.
-func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit; fn's error is the one worth returning
-	if err := fn(&txn{ctx: ctx, tx: tx, stmts: s.ws}); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // read runs fn in a read transaction on the read pool, so that what it reads

@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,4 +183,73 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Writes that wait together share one transaction (group commit); a write
+// that fails must roll back only itself, and every write that succeeded
+// must be there after a restart.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	now := time.Now()
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	const n = 64
+	ids := make([]string, n)
+	before := 0
+	for i := range ids {
+		v := storetest.NewVerification(svc, now)
+		require.NoError(t, s.CreateVerification(ctx, v))
+		ids[i], before = v.ID, v.Attempts
+	}
+	require.NotEqual(t, 7, before)
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			_, err := s.UpdateVerification(ctx, svc.ID, id, func(v *otpd.Verification) error {
+				v.Attempts = 7
+				if i%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+			if i%2 == 1 {
+				require.ErrorIs(t, err, boom)
+			} else {
+				require.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, s.Close())
+
+	s, err = sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	for i, id := range ids {
+		v, err := s.GetVerification(ctx, svc.ID, id)
+		require.NoError(t, err)
+		if i%2 == 1 {
+			require.Equal(t, before, v.Attempts, "a failed write leaves nothing")
+		} else {
+			require.Equal(t, 7, v.Attempts, "a successful write is durable")
+		}
+	}
+}
+
+// A write whose context ends while it waits is not run; once Close has
+// begun, writes are refused.
+func TestWriteAfterCancelAndClose(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "otpd.db"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, s.CreateService(ctx, storetest.NewService(time.Now())), context.Canceled)
+	require.NoError(t, s.Close())
+	require.Error(t, s.CreateService(context.Background(), storetest.NewService(time.Now())))
 }

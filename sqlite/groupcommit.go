@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Group commit.
+//
+// Every write (a start, a check, a delivery outcome) must be durable before
+// its caller is answered, and with synchronous=FULL each commit costs an
+// fsync of the WAL, about a millisecond on an ordinary disk. One commit per
+// write caps a store at roughly a thousand writes a second however many
+// cores it has. So writes queue for a single writer goroutine, which runs
+// every write waiting at that moment in one transaction — each inside its
+// own SAVEPOINT, so one write's failure rolls back only that write — then
+// commits once and answers them all. Under light load a batch is one write
+// and nothing waits; under heavy load one fsync makes a whole batch durable.
+// No write is answered before the commit that holds it.
+
+// maxBatch bounds a batch, so that one commit's latency stays small and a
+// flood of writes cannot hold the write lock for long.
+const maxBatch = 128
+
+// writeReq is one write waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*txn) error
+	done chan writeResult
+}
+
+type writeResult struct {
+	err      error
+	panicked any // fn panicked with this; re-raised in the caller
+}
+
+var errClosed = errors.New("sqlite: store is closed")
+
+// write runs fn in the write transaction of the next batch and returns once
+// that transaction is committed (fn's changes are durable) or fn's error
+// (its changes are rolled back, others' are not). fn must only use the txn
+// it is given: it runs on the writer goroutine.
+func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return errClosed
+	}
+	// Once queued, the write may already be running: wait for its outcome
+	// even if ctx ends, so the caller never mistakes a committed write for
+	// a failed one. The writer skips writes whose ctx ended before they ran.
+	res := <-req.done
+	if res.panicked != nil {
+		panic(res.panicked)
+	}
+	return res.err
+}
+
+// writer runs batches until the store closes. It owns the write connection.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case req := <-s.writes:
+			batch = append(batch[:0], req)
+		case <-s.closing:
+			// Close waits for callers to stop queuing by closing
+			// s.closing first; anything already queued still runs.
+			for {
+				select {
+				case req := <-s.writes:
+					s.runBatch([]*writeReq{req})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-s.writes:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+// runBatch runs the writes in one transaction and answers each.
+func (s *Store) runBatch(batch []*writeReq) {
+	results := make([]writeResult, len(batch))
+	// Statements run without the callers' cancellation: interrupting a
+	// statement makes SQLite roll back the whole transaction, which would
+	// undo the other writes of the batch.
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, r := range batch {
+			r.done <- writeResult{err: fmt.Errorf("sqlite: begin: %w", err)}
+		}
+		return
+	}
+	ran := false
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = err
+			continue
+		}
+		results[i] = s.runOne(tx, r)
+		ran = ran || (results[i].err == nil && results[i].panicked == nil)
+	}
+	var commitErr error
+	if ran {
+		commitErr = tx.Commit()
+	} else {
+		commitErr = tx.Rollback()
+		if commitErr != nil {
+			commitErr = nil // nothing of the callers' was in it
+		}
+	}
+	for i, r := range batch {
+		res := results[i]
+		if res.err == nil && res.panicked == nil && commitErr != nil {
+			res.err = fmt.Errorf("sqlite: commit: %w", commitErr)
+		}
+		r.done <- res
+	}
+}
+
+// runOne runs one write inside a savepoint of the batch's transaction.
+func (s *Store) runOne(tx *sql.Tx, r *writeReq) (res writeResult) {
+	ctx := context.WithoutCancel(r.ctx)
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return writeResult{err: fmt.Errorf("sqlite: savepoint: %w", err)}
+	}
+	undo := func() {
+		// ROLLBACK TO leaves the savepoint open; RELEASE closes it.
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err == nil {
+			_, _ = tx.ExecContext(ctx, "RELEASE w")
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			undo()
+			res = writeResult{panicked: p}
+		}
+	}()
+	if err := r.fn(&txn{ctx: ctx, tx: tx, stmts: s.ws}); err != nil {
+		undo()
+		return writeResult{err: err}
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		undo()
+		return writeResult{err: fmt.Errorf("sqlite: release savepoint: %w", err)}
+	}
+	return writeResult{}
+}
