@@ -121,7 +121,7 @@ func readError(resp *http.Response) (_ *Error, retryAfter time.Duration, hasRetr
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter, retryAfter, hasRetryAfter = d, d, true
 	} else if p.RetryAfterSeconds != nil && *p.RetryAfterSeconds >= 0 {
-		d := time.Duration(*p.RetryAfterSeconds) * time.Second
+		d := seconds(int64(*p.RetryAfterSeconds))
 		e.RetryAfter, retryAfter, hasRetryAfter = d, d, true
 	}
 	return e, retryAfter, hasRetryAfter
@@ -143,14 +143,18 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if n < 0 {
 			return 0, false
 		}
-		// Beyond any sane wait; clamping keeps the multiplication from
-		// overflowing.
-		return time.Duration(min(n, 1<<32)) * time.Second, true
+		return seconds(n), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(0, t.Sub(now)), true
 	}
 	return 0, false
+}
+
+// seconds converts a server-given number of seconds, clamped far beyond any
+// sane wait so that the multiplication cannot overflow into a negative one.
+func seconds(n int64) time.Duration {
+	return time.Duration(min(n, 1<<32)) * time.Second
 }
 
 // snippet returns the start of a non-problem body on one line.

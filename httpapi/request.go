@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
@@ -184,6 +185,9 @@ func decode(body []byte, dst any) error {
 	if len(body) == 0 {
 		return nil
 	}
+	if err := checkMembers(body, reflect.TypeOf(dst)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -217,6 +221,123 @@ func decodeError(err error) error {
 		return invalidParam(name, "is not a known field")
 	}
 	return invalidParam("", "the request body is not valid: %v", err)
+}
+
+// checkMembers refuses what encoding/json would accept silently: a member
+// whose name matches a field only when case is ignored ("TO" for "to") and
+// a member given twice (the last would win). Either is a client's mistake
+// that would otherwise make an option quietly do nothing. Syntax and type
+// errors are left to the decoder, which explains them better.
+func checkMembers(body []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := walkMembers(dec, t, ""); err != errMalformed {
+		return err
+	}
+	return nil
+}
+
+// errMalformed stops the walk at the first syntax error; the decoder that
+// runs next reports it.
+var errMalformed = errors.New("malformed JSON")
+
+func walkMembers(dec *json.Decoder, t reflect.Type, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return errMalformed
+	}
+	t = decodedAs(t)
+	switch tok {
+	case json.Delim('{'):
+		fields := jsonFields(t)
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return errMalformed
+			}
+			name, _ := kt.(string)
+			p := name
+			if p == "" {
+				p = `""`
+			}
+			if path != "" {
+				p = path + "." + p
+			}
+			if seen[name] {
+				return invalidParam(p, "is given twice")
+			}
+			seen[name] = true
+			var ft reflect.Type
+			if fields != nil {
+				f, ok := fields[name]
+				if !ok {
+					return invalidParam(p, "is not a known field (names are case-sensitive)")
+				}
+				ft = f
+			}
+			if err := walkMembers(dec, ft, p); err != nil {
+				return err
+			}
+		}
+		_, _ = dec.Token()
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for dec.More() {
+			if err := walkMembers(dec, elem, path); err != nil {
+				return err
+			}
+		}
+		_, _ = dec.Token()
+	}
+	return nil
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// decodedAs returns the type whose members a JSON value fills: pointers
+// are followed; a type that decodes itself is opaque (nil).
+func decodedAs(t reflect.Type) reflect.Type {
+	for t != nil {
+		if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+			return nil
+		}
+		if t.Kind() != reflect.Pointer {
+			return t
+		}
+		t = t.Elem()
+	}
+	return nil
+}
+
+// jsonFields maps a struct's JSON member names to their types, or returns
+// nil for anything that is not a struct (maps and interfaces take any name).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			maps.Copy(fields, jsonFields(f.Type)) // promoted members
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
 }
 
 // jsonKind names the JSON type a Go type decodes from.

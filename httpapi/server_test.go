@@ -189,7 +189,10 @@ func TestRequestDecoding(t *testing.T) {
 		detail             string
 	}{
 		{"unknown field", "POST", vpath(sid), rawBody(`{"to": "+447700900123", "colour": "red"}`), "", "colour", "known field"},
-		{"unknown nested field", "POST", vpath(sid), rawBody(`{"to": "+447700900123", "transaction": {"amount": "1.00", "currency": "EUR", "payee": "A", "tip": "1"}}`), "", "tip", "known field"},
+		{"unknown nested field", "POST", vpath(sid), rawBody(`{"to": "+447700900123", "transaction": {"amount": "1.00", "currency": "EUR", "payee": "A", "tip": "1"}}`), "", "transaction.tip", "known field"},
+		{"case-insensitive match", "POST", vpath(sid), rawBody(`{"TO": "+447700900123"}`), "", "TO", "case-sensitive"},
+		{"duplicate member", "POST", "/v1/services", rawBody(`{"name": "A", "name": "B"}`), "", "name", "twice"},
+		{"empty member name", "POST", vpath(sid), rawBody(`{"": ""}`), "", `""`, "known field"},
 		{"unknown service field", "POST", "/v1/services", rawBody(`{"name": "X", "ttl": 60}`), "", "ttl", "known field"},
 		{"unknown patch field", "PATCH", "/v1/services/" + sid, rawBody(`{"nom": "X"}`), "", "nom", "known field"},
 		{"unknown check field", "POST", vpath(sid, vid, "check"), rawBody(`{"code": "123456", "otp": "1"}`), "", "otp", "known field"},
