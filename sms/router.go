@@ -1,0 +1,221 @@
+// Package sms routes SMS across several routes — SMPP binds to SMSCs and
+// HTTP SMS providers — and is the otpd.Channel for "sms".
+//
+// Each destination is matched against every route's prefixes; the routes
+// with the longest matching prefix are tried in priority order, and a route
+// that is down or refuses a message temporarily hands it to the next one.
+// A permanent refusal (an invalid number, say) is final: another route
+// would refuse it too, and trying costs money.
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpd/otpd"
+)
+
+// Route is one way to send SMS: an SMPP bind or an HTTP provider.
+type Route struct {
+	Name     string
+	Prefixes []string // E.164 prefixes with '+', e.g. "+44", "+447"; none matches every number
+	Priority int      // lower is tried first among routes of equally long prefixes
+	Channel  otpd.Channel
+
+	health health
+}
+
+// Router is the SMS channel: it sends each message on the best route.
+type Router struct {
+	routes []*Route
+	now    func() time.Time
+}
+
+var _ otpd.Channel = (*Router)(nil)
+
+// NewRouter returns a router over routes. Route names must be unique and
+// prefixes must look like E.164 prefixes.
+func NewRouter(routes []*Route) (*Router, error) {
+	if len(routes) == 0 {
+		return nil, errors.New("sms: no routes")
+	}
+	names := map[string]bool{}
+	for _, r := range routes {
+		if r.Name == "" || names[r.Name] {
+			return nil, fmt.Errorf("sms: route name %q is empty or used twice", r.Name)
+		}
+		names[r.Name] = true
+		if r.Channel == nil {
+			return nil, fmt.Errorf("sms: route %s has no channel", r.Name)
+		}
+		for _, p := range r.Prefixes {
+			if !validPrefix(p) {
+				return nil, fmt.Errorf("sms: route %s: prefix %q must be '+' and 1 to 15 digits", r.Name, p)
+			}
+		}
+	}
+	return &Router{routes: routes, now: time.Now}, nil
+}
+
+func validPrefix(p string) bool {
+	if len(p) < 2 || len(p) > 16 || p[0] != '+' {
+		return false
+	}
+	for _, c := range p[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Candidates returns the routes for a destination in the order they are
+// tried: longest matching prefix first, then priority, then name.
+func (r *Router) Candidates(to string) []*Route {
+	type match struct {
+		route *Route
+		depth int
+	}
+	var ms []match
+	for _, rt := range r.routes {
+		depth := -1
+		if len(rt.Prefixes) == 0 {
+			depth = 0
+		}
+		for _, p := range rt.Prefixes {
+			if strings.HasPrefix(to, p) && len(p) > depth {
+				depth = len(p)
+			}
+		}
+		if depth >= 0 {
+			ms = append(ms, match{rt, depth})
+		}
+	}
+	slices.SortStableFunc(ms, func(a, b match) int {
+		if a.depth != b.depth {
+			return b.depth - a.depth
+		}
+		if a.route.Priority != b.route.Priority {
+			return a.route.Priority - b.route.Priority
+		}
+		return strings.Compare(a.route.Name, b.route.Name)
+	})
+	out := make([]*Route, len(ms))
+	for i, m := range ms {
+		out[i] = m.route
+	}
+	return out
+}
+
+// Send tries the destination's routes in order until one accepts the
+// message or refuses it for good. The provider id is prefixed with the
+// route's name, so receipts can be told apart per route.
+func (r *Router) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, error) {
+	routes := r.Candidates(msg.To)
+	if len(routes) == 0 {
+		return otpd.SendResult{}, &otpd.SendError{Permanent: true, Err: errors.New("no SMS route serves this destination")}
+	}
+	var errs []error
+	for _, rt := range routes {
+		if ctx.Err() != nil {
+			break
+		}
+		if rt.Channel.Ready(ctx) != nil {
+			errs = append(errs, fmt.Errorf("route %s: not ready", rt.Name))
+			continue
+		}
+		start := r.now()
+		res, err := rt.Channel.Send(ctx, msg)
+		rt.health.record(r.now().Sub(start), err)
+		if err == nil {
+			res.ProviderID = rt.Name + ":" + res.ProviderID
+			return res, nil
+		}
+		if otpd.IsPermanent(err) {
+			return otpd.SendResult{}, fmt.Errorf("route %s: %w", rt.Name, err)
+		}
+		errs = append(errs, fmt.Errorf("route %s: %w", rt.Name, err))
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	// Temporary: the dispatcher retries the message later, on every route.
+	return otpd.SendResult{}, errors.Join(errs...)
+}
+
+// Ready reports whether at least one route can send.
+func (r *Router) Ready(ctx context.Context) error {
+	var errs []error
+	for _, rt := range r.routes {
+		err := rt.Channel.Ready(ctx)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("route %s: %w", rt.Name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// RouteHealth is a route's state, for /readyz details and metrics.
+type RouteHealth struct {
+	Name      string
+	Ready     bool
+	Sent      uint64
+	Failed    uint64
+	ErrorRate float64       // share of recent sends that failed (moving average)
+	Latency   time.Duration // recent send latency (moving average)
+}
+
+// Health returns every route's state.
+func (r *Router) Health(ctx context.Context) []RouteHealth {
+	out := make([]RouteHealth, len(r.routes))
+	for i, rt := range r.routes {
+		out[i] = rt.health.snapshot()
+		out[i].Name = rt.Name
+		out[i].Ready = rt.Channel.Ready(ctx) == nil
+	}
+	return out
+}
+
+// health keeps moving averages of a route's outcomes.
+type health struct {
+	mu        sync.Mutex
+	sent      uint64
+	failed    uint64
+	errorRate float64
+	latency   float64 // seconds
+}
+
+// alpha weighs the newest outcome in the moving averages: about the last
+// twenty sends count.
+const alpha = 0.1
+
+func (h *health) record(d time.Duration, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	failed := 0.0
+	if err != nil {
+		h.failed++
+		failed = 1
+	} else {
+		h.sent++
+	}
+	if h.sent+h.failed == 1 {
+		h.errorRate, h.latency = failed, d.Seconds()
+		return
+	}
+	h.errorRate += alpha * (failed - h.errorRate)
+	h.latency += alpha * (d.Seconds() - h.latency)
+}
+
+func (h *health) snapshot() RouteHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return RouteHealth{Sent: h.sent, Failed: h.failed, ErrorRate: h.errorRate,
+		Latency: time.Duration(h.latency * float64(time.Second))}
+}
