@@ -6,8 +6,8 @@ import (
 )
 
 // Store is where otpd keeps services, keys, verifications and their
-// messages. Implementations: package sqlite (the embedded default) and,
-// later, postgres. Every implementation must pass the behaviour suite in
+// messages. Implementations: package sqlite (the embedded default) and
+// package postgres (shared by many nodes). Every implementation must pass the behaviour suite in
 // package storetest.
 //
 // Methods return an error wrapping ErrNotFound when a looked-up row does not
@@ -67,7 +67,8 @@ type Store interface {
 	// and the write, on this node or any other sharing the store. That is
 	// what makes a correct code valid exactly once. fn's error is returned
 	// as is, and nothing is written. fn runs while the verification is
-	// locked (in SQLite, while the only writer connection is held): it must
+	// locked (in SQLite, inside the writer's transaction; in PostgreSQL,
+	// holding the row lock and a pool connection): it must
 	// not call the store and must not do network I/O. Messages keep the
 	// order in which they were added.
 	UpdateVerification(ctx context.Context, serviceID, id string, fn func(*Verification) error) (*Verification, error)

@@ -1,5 +1,5 @@
 // Package storetest is the behaviour suite every otpd store must pass: one
-// body of tests, run against package sqlite now and postgres later, so that
+// body of tests, run against package sqlite and package postgres, so that
 // the stores are interchangeable behind otpd.Store.
 //
 //	func TestStore(t *testing.T) {

@@ -354,7 +354,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		"unknown flag":    {"--nope"},
 		"unknown setting": {"--config", yamlFile},
 		"missing file":    {"--config", filepath.Join(dir, "none.toml")},
-		"postgres":        {"--store", "postgres://127.0.0.1/test"},
+		"postgres down":   {"--store", "postgres://postgres@127.0.0.1:1/test?connect_timeout=2"},
 	} {
 		cmd := exec.Command(binary, append([]string{"serve", "--data-dir", filepath.Join(dir, "data"), "--addr", "127.0.0.1:0"}, args...)...)
 		cmd.Env = append(os.Environ(), "OTPD_CONFIG=")

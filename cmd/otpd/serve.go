@@ -23,6 +23,7 @@ import (
 	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/metrics"
+	"github.com/otpd/otpd/postgres"
 	"github.com/otpd/otpd/sqlite"
 )
 
@@ -203,7 +204,15 @@ func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
 	dsn := cfg.Store
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, usagef("--store: the PostgreSQL store is not available in this version of otpd yet; leave --store empty for SQLite")
+		// A DSN without connect_timeout would wait on an unreachable
+		// server for as long as the kernel lets it.
+		openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := postgres.Open(openCtx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return s, nil
 	case dsn == "":
 		dsn = filepath.Join(cfg.DataDir, databaseFile)
 	}
