@@ -365,3 +365,61 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		require.Contains(t, string(out), "otpd:", name)
 	}
 }
+
+// Two nodes on one PostgreSQL: a verification started on one is checked on
+// the other, and its code works exactly once across both.
+func TestTwoNodesOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := postgresSchema(t)
+	shared := t.TempDir() // keyring and admin token, as an operator would distribute them
+	a := startServerArgs(t, t.TempDir(), "--dev", "--store", dsn, "--keyring", filepath.Join(shared, "keyring.json"), "--admin-token", "a-shared-admin-token-0123")
+	b := startServerArgs(t, t.TempDir(), "--dev", "--store", dsn, "--keyring", filepath.Join(shared, "keyring.json"), "--admin-token", "a-shared-admin-token-0123")
+	ca := client.New(a.url, "a-shared-admin-token-0123")
+	cb := client.New(b.url, "a-shared-admin-token-0123")
+
+	svc, err := ca.CreateService(ctx, client.CreateServiceParams{Name: "Acme"})
+	require.NoError(t, err)
+	v, err := ca.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
+	require.NoError(t, err)
+	got, err := cb.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err, "any node reads any verification")
+	require.Equal(t, v.ID, got.ID)
+
+	// Whichever node claimed the message, its dev inbox has it.
+	var code string
+	require.Eventually(t, func() bool {
+		for _, c := range []*client.Client{ca, cb} {
+			msgs, err := c.DevMessages(ctx, "+447700900123")
+			require.NoError(t, err)
+			for _, m := range msgs {
+				if m.VerificationID == v.ID {
+					code = codeRe.FindStringSubmatch(m.Text)[1]
+					return true
+				}
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	valid := 0
+	for i := range 20 {
+		wg.Go(func() {
+			c := []*client.Client{ca, cb}[i%2]
+			res, err := c.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
+			if err == nil && res.Valid {
+				mu.Lock()
+				valid++
+				mu.Unlock()
+				return
+			}
+			require.True(t, client.IsCode(err, client.CodeVerificationClosed), "%v", err)
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 1, valid, "a code is valid once across nodes")
+	a.stop(t)
+	b.stop(t)
+}

@@ -46,7 +46,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	keyring, err := loadKeyring(filepath.Join(cfg.DataDir, keyringFile))
+	keyringPath := cfg.Keyring
+	if keyringPath == "" {
+		keyringPath = filepath.Join(cfg.DataDir, keyringFile)
+	}
+	keyring, err := loadKeyring(keyringPath)
 	if err != nil {
 		return err
 	}
