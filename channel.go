@@ -39,6 +39,9 @@ type Outbound struct {
 // SendResult is what a channel reports about an accepted message.
 type SendResult struct {
 	ProviderID string
+	// Refs are the ids the channel's receipts will carry for this message
+	// when they are not just ProviderID (one per part of a long SMS).
+	Refs []string
 	// Delivered is set by channels that know at once that the message
 	// reached its destination (the dev inbox); others report receipts later.
 	Delivered bool
@@ -64,6 +67,14 @@ func (e *SendError) Unwrap() error { return e.Err }
 func IsPermanent(err error) bool {
 	var se *SendError
 	return errors.As(err, &se) && se.Permanent
+}
+
+// Receipt is a channel's report of what became of a sent message.
+type Receipt struct {
+	Channel ChannelName
+	Ref     string        // the id the channel gave the message (a SendResult ref)
+	Status  MessageStatus // MessageDelivered, MessageUndelivered or MessageFailed
+	Error   string        // the provider's reason, for undelivered and failed
 }
 
 // RenderRequest is everything a message template may show.

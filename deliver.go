@@ -118,6 +118,13 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 		switch {
 		case sendErr == nil:
 			m.ProviderID, m.Error = res.ProviderID, ""
+			refs := res.Refs
+			if len(refs) == 0 && res.ProviderID != "" {
+				refs = []string{res.ProviderID}
+			}
+			for _, ref := range refs {
+				m.Refs = append(m.Refs, qualifiedRef(m.Channel, ref))
+			}
 			m.Status = MessageSent
 			if res.Delivered {
 				m.Status = MessageDelivered
@@ -210,3 +217,50 @@ func (e *Engine) Sweep(ctx context.Context, retention time.Duration, batch int) 
 	}
 	return expired, purged, nil
 }
+
+// RecordReceipt applies a channel's delivery report to the message it
+// belongs to, on whichever node sent it: a delivered message becomes
+// delivered; an undelivered or failed one records why, and when no message
+// of the verification can still reach the person the verification fails.
+// Reports for messages already final are ignored, so a repeated receipt is
+// harmless. A report for an unknown ref returns an error wrapping
+// ErrNotFound, for the caller to log and drop.
+func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
+	switch r.Status {
+	case MessageDelivered, MessageUndelivered, MessageFailed:
+	default:
+		return fmt.Errorf("receipt: status %q is not final", r.Status)
+	}
+	cm, err := e.store.FindMessageByRef(ctx, qualifiedRef(r.Channel, r.Ref))
+	if err != nil {
+		return fmt.Errorf("receipt for %s ref: %w", r.Channel, err)
+	}
+	var changed bool
+	var ch ChannelName
+	var since time.Duration
+	_, err = e.store.UpdateVerification(ctx, cm.ServiceID, cm.VerificationID, func(v *Verification) error {
+		changed = false
+		m := v.Message(cm.MessageID)
+		if m == nil || m.Status.Final() {
+			return nil
+		}
+		now := e.Now()
+		m.Status, m.Error = r.Status, r.Error
+		m.UpdatedAt, v.UpdatedAt = now, now
+		if r.Status != MessageDelivered && v.Status == StatusPending && allFailed(v) {
+			v.Status = StatusFailed
+		}
+		changed, ch, since = true, m.Channel, now.Sub(m.CreatedAt)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("receipt for %s: %w", cm.MessageID, err)
+	}
+	if changed {
+		e.obs.MessageDone(ch, r.Status, since)
+	}
+	return nil
+}
+
+// qualifiedRef makes a channel's ref unique across channels.
+func qualifiedRef(ch ChannelName, ref string) string { return string(ch) + ":" + ref }

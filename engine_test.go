@@ -433,3 +433,42 @@ func TestAuthenticate(t *testing.T) {
 	_, err = b.engine.Authenticate(ctx, secret)
 	requireKind(t, err, otpd.ErrUnauthorized) // a revoked key stops working at once
 }
+
+func TestRecordReceipt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	v, _ := b.start(t, otpd.StartRequest{To: "+447700900123"})
+	ref := "p-" + v.Messages[0].ID
+
+	err := b.engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelSMS, Ref: "nope", Status: otpd.MessageDelivered})
+	require.ErrorIs(t, err, otpd.ErrNotFound, "an unknown ref is reported, for the caller to log and drop")
+	err = b.engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelEmail, Ref: ref, Status: otpd.MessageDelivered})
+	require.ErrorIs(t, err, otpd.ErrNotFound, "refs are per channel")
+	require.Error(t, b.engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelSMS, Ref: ref, Status: otpd.MessageSent}))
+
+	require.NoError(t, b.engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelSMS, Ref: ref, Status: otpd.MessageDelivered}))
+	got, err := b.engine.GetVerification(ctx, b.svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, otpd.MessageDelivered, got.Messages[0].Status)
+	require.Equal(t, otpd.StatusPending, got.Status)
+
+	// A later, contradicting receipt for a final message changes nothing.
+	require.NoError(t, b.engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelSMS, Ref: ref, Status: otpd.MessageUndelivered, Error: "late"}))
+	got, err = b.engine.GetVerification(ctx, b.svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, otpd.MessageDelivered, got.Messages[0].Status)
+}
+
+func TestUndeliveredReceiptFailsTheVerification(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	v, _ := b.start(t, otpd.StartRequest{To: "+447700900123"})
+	require.NoError(t, b.engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelSMS, Ref: "p-" + v.Messages[0].ID, Status: otpd.MessageUndelivered, Error: "UNDELIV err:001"}))
+	got, err := b.engine.GetVerification(ctx, b.svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, otpd.MessageUndelivered, got.Messages[0].Status)
+	require.Equal(t, "UNDELIV err:001", got.Messages[0].Error)
+	require.Equal(t, otpd.StatusFailed, got.Status, "no message can reach the person any more")
+}

@@ -66,12 +66,17 @@ type Store interface {
 	// serialized: no other UpdateVerification of it runs between the load
 	// and the write, on this node or any other sharing the store. That is
 	// what makes a correct code valid exactly once. fn's error is returned
-	// as is, and nothing is written. fn runs while the verification is
+	// as is, and nothing is written. Refs that fn adds to a message are
+	// recorded for FindMessageByRef. fn runs while the verification is
 	// locked (in SQLite, inside the writer's transaction; in PostgreSQL,
 	// holding the row lock and a pool connection): it must
 	// not call the store and must not do network I/O. Messages keep the
 	// order in which they were added.
 	UpdateVerification(ctx context.Context, serviceID, id string, fn func(*Verification) error) (*Verification, error)
+
+	// FindMessageByRef returns the message that a receipt's ref (as stored
+	// in Message.Refs) belongs to, whatever its service.
+	FindMessageByRef(ctx context.Context, ref string) (ClaimedMessage, error)
 
 	// ClaimMessages leases up to limit queued messages whose NextAttemptAt
 	// is not after now and whose lease (if any) has run out, for lease,

@@ -187,11 +187,16 @@ type Message struct {
 	Channel        ChannelName
 	Status         MessageStatus
 	Error          string // why it failed, when it did
-	ProviderID     string // the channel's id for it, for receipts
-	Attempts       int    // delivery attempts so far
-	NextAttemptAt  time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ProviderID     string // the channel's id for it
+	// Refs are the ids the channel's status reports (delivery receipts)
+	// carry for this message, qualified by channel ("sms:route:id"): one
+	// per part of a long SMS. They are written with the send's outcome and
+	// looked up with Store.FindMessageByRef; stores do not load them back.
+	Refs          []string
+	Attempts      int // delivery attempts so far
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // StatusAt is the verification's status as seen at now: a pending
@@ -232,6 +237,7 @@ func (v *Verification) Clone() *Verification {
 	c.Messages = make([]*Message, len(v.Messages))
 	for i, m := range v.Messages {
 		mc := *m
+		mc.Refs = append([]string(nil), m.Refs...)
 		c.Messages[i] = &mc
 	}
 	return &c

@@ -36,7 +36,7 @@ func New(reg prometheus.Registerer) *Observer {
 		}, []string{"outcome"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "otpd_messages_total",
-			Help: "Messages that left the queue, by channel and status (sent, delivered, failed).",
+			Help: "Message outcomes, by channel and status: sent (handed to the channel), delivered and undelivered (receipts), failed.",
 		}, []string{"channel", "status"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "otpd_message_retries_total",
@@ -44,7 +44,7 @@ func New(reg prometheus.Registerer) *Observer {
 		}, []string{"channel"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "otpd_message_queue_seconds",
-			Help:    "Time from a message being queued (API accept) to the channel accepting or refusing it for good.",
+			Help:    "Time from a message being queued (API accept) to each of its outcomes (sent, receipt, failure).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"channel"}),
 	}

@@ -30,7 +30,7 @@ otpd_verifications_started_total{channel="sms"} 2
 # HELP otpd_verification_checks_total Checks of verifications, by outcome (approved, wrong_code, max_attempts_reached, closed).
 # TYPE otpd_verification_checks_total counter
 otpd_verification_checks_total{outcome="approved"} 1
-# HELP otpd_messages_total Messages that left the queue, by channel and status (sent, delivered, failed).
+# HELP otpd_messages_total Message outcomes, by channel and status: sent (handed to the channel), delivered and undelivered (receipts), failed.
 # TYPE otpd_messages_total counter
 otpd_messages_total{channel="sms",status="delivered"} 1
 # HELP otpd_message_retries_total Send attempts that failed temporarily and were rescheduled, by channel.

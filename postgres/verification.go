@@ -74,6 +74,9 @@ const (
 	sqlListVerificationsTail = ` ORDER BY id DESC LIMIT $%d) v` + joinMessages + `
 	ORDER BY v.id DESC, m.seq`
 
+	sqlInsertRef = `INSERT INTO message_refs (ref, message_id, verification_id, service_id)
+	VALUES ($1, $2, $3, $4) ON CONFLICT (ref) DO NOTHING`
+	sqlFindRef       = `SELECT message_id, verification_id, service_id FROM message_refs WHERE ref = $1`
 	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	// The lease is dropped ($9) when the message leaves the queue or is
@@ -488,8 +491,10 @@ func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
 		prev, ok := old[m.ID]
 		if !ok {
 			queueInsertMessage(b, after, m)
+			queueRefs(b, after, m, nil)
 			continue
 		}
+		queueRefs(b, after, m, prev)
 		args := messageArgs(m)
 		if reflect.DeepEqual(messageArgs(prev), args) {
 			continue
@@ -503,6 +508,29 @@ func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
 		}
 	}
 	return nil
+}
+
+// queueRefs queues the recording of the refs of m that prev (its state
+// before the update, nil for a new message) did not have.
+func queueRefs(b *pgx.Batch, v *otpd.Verification, m, prev *otpd.Message) {
+	for _, ref := range m.Refs {
+		if prev == nil || !slices.Contains(prev.Refs, ref) {
+			b.Queue(sqlInsertRef, ref, m.ID, v.ID, v.ServiceID)
+		}
+	}
+}
+
+// FindMessageByRef returns the message a receipt's ref belongs to.
+func (s *Store) FindMessageByRef(ctx context.Context, ref string) (otpd.ClaimedMessage, error) {
+	var cm otpd.ClaimedMessage
+	err := s.pool.QueryRow(ctx, sqlFindRef, ref).Scan(&cm.MessageID, &cm.VerificationID, &cm.ServiceID)
+	if isNoRows(err) {
+		return cm, fmt.Errorf("postgres: find message by ref: %w", notFound("message ref", ref))
+	}
+	if err != nil {
+		return cm, fmt.Errorf("postgres: find message by ref: %w", err)
+	}
+	return cm, nil
 }
 
 // truncateVerification brings v's times to what the store keeps.

@@ -237,14 +237,14 @@ var (
 		sqlInsertService, sqlUpdateService, sqlDeleteService,
 		sqlInsertKey, sqlDeleteKey, sqlTouchKey,
 		sqlInsertVerification, sqlGetVerification, sqlGetMessages, sqlUpdateVerification,
-		sqlInsertMessage, sqlUpdateMessage,
+		sqlInsertMessage, sqlUpdateMessage, sqlInsertRef,
 		sqlClaimMessages, sqlExpireVerifications, sqlPurgeVerifications,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
-		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending,
+		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
 	}
 )
 

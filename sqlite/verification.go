@@ -50,6 +50,9 @@ const (
 	FROM verifications INDEXED BY verifications_pending
 	WHERE service_id = ? AND to_key IN (SELECT value FROM json_each(?))`
 
+	sqlInsertRef = `INSERT INTO message_refs (ref, message_id, verification_id, service_id)
+	VALUES (?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING`
+	sqlFindRef       = `SELECT message_id, verification_id, service_id FROM message_refs WHERE ref = ?`
 	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// Messages come back in insertion order (the rowid): that is the order
@@ -236,6 +239,33 @@ func insertMessage(tx *txn, v *otpd.Verification, m *otpd.Message) error {
 		return fmt.Errorf("message %s: %w", m.ID, err)
 	}
 	return nil
+}
+
+// insertRefs records the refs of m that prev (its state before the update,
+// nil for a new message) did not have.
+func insertRefs(tx *txn, v *otpd.Verification, m, prev *otpd.Message) error {
+	for _, ref := range m.Refs {
+		if prev != nil && slices.Contains(prev.Refs, ref) {
+			continue
+		}
+		if _, err := tx.exec(sqlInsertRef, ref, m.ID, v.ID, v.ServiceID); err != nil {
+			return fmt.Errorf("message %s ref: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// FindMessageByRef returns the message a receipt's ref belongs to.
+func (s *Store) FindMessageByRef(ctx context.Context, ref string) (otpd.ClaimedMessage, error) {
+	var cm otpd.ClaimedMessage
+	err := s.readRow(ctx, sqlFindRef, ref).Scan(&cm.MessageID, &cm.VerificationID, &cm.ServiceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cm, notFound("message ref", ref)
+	}
+	if err != nil {
+		return cm, fmt.Errorf("sqlite: find message by ref: %w", err)
+	}
+	return cm, nil
 }
 
 // checkMessage makes sure m belongs to v (an empty VerificationID means v).
@@ -454,7 +484,13 @@ func writeChanges(tx *txn, before, after *otpd.Verification) error {
 			if err := insertMessage(tx, after, m); err != nil {
 				return err
 			}
+			if err := insertRefs(tx, after, m, nil); err != nil {
+				return err
+			}
 			continue
+		}
+		if err := insertRefs(tx, after, m, prev); err != nil {
+			return err
 		}
 		args := messageArgs(m)
 		if reflect.DeepEqual(messageArgs(prev), args) {

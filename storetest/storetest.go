@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ExpireVerifications", func(t *testing.T) { t.Parallel(); testExpireVerifications(t, newStore) })
 	t.Run("PurgeVerifications", func(t *testing.T) { t.Parallel(); testPurgeVerifications(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
+	t.Run("MessageRefs", func(t *testing.T) { t.Parallel(); testMessageRefs(t, newStore) })
 }
 
 // testBundle is what a subtest works with.

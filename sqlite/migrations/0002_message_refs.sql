@@ -1,0 +1,10 @@
+-- The ids that delivery receipts carry for a message (one per part of a
+-- long SMS), qualified by channel, so a receipt finds its message on any
+-- node.
+CREATE TABLE message_refs (
+	ref             TEXT PRIMARY KEY,
+	message_id      TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+	verification_id TEXT NOT NULL,
+	service_id      TEXT NOT NULL
+);
+CREATE INDEX message_refs_message ON message_refs (message_id);
