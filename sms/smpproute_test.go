@@ -13,8 +13,8 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/gsm"
-	"github.com/otpd/otpd/sms"
 	"github.com/otpd/otpd/smpp"
+	"github.com/otpd/otpd/sms"
 )
 
 // recordingSubmitter keeps what the route submits.
@@ -39,7 +39,7 @@ func (s *recordingSubmitter) Ready(context.Context) error { return nil }
 // statusErr stands for the session's error carrying an SMPP status.
 type statusErr smpp.CommandStatus
 
-func (e statusErr) Error() string                    { return smpp.CommandStatus(e).String() }
+func (e statusErr) Error() string                     { return smpp.CommandStatus(e).String() }
 func (e statusErr) CommandStatus() smpp.CommandStatus { return smpp.CommandStatus(e) }
 
 func outbound(text string) *otpd.Outbound {
