@@ -113,8 +113,9 @@ func (r *Router) Candidates(to string) []*Route {
 }
 
 // Send tries the destination's routes in order until one accepts the
-// message or refuses it for good. The provider id is prefixed with the
-// route's name, so receipts can be told apart per route.
+// message or refuses it for good. The provider id and refs are prefixed
+// with the route's name ("route:id"), so receipts can be told apart per
+// route: a receipt on route R for SMSC id X is ref "R:X".
 func (r *Router) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, error) {
 	routes := r.Candidates(msg.To)
 	if len(routes) == 0 {
@@ -133,7 +134,12 @@ func (r *Router) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult,
 		res, err := rt.Channel.Send(ctx, msg)
 		rt.health.record(r.now().Sub(start), err)
 		if err == nil {
+			// Ids are unique per route only: qualify them, so a receipt
+			// arriving on a route finds its own message.
 			res.ProviderID = rt.Name + ":" + res.ProviderID
+			for i, ref := range res.Refs {
+				res.Refs[i] = rt.Name + ":" + ref
+			}
 			return res, nil
 		}
 		if otpd.IsPermanent(err) {

@@ -27,7 +27,7 @@ func (f *fakeRoute) Send(context.Context, *otpd.Outbound) (otpd.SendResult, erro
 	if f.err != nil {
 		return otpd.SendResult{}, f.err
 	}
-	return otpd.SendResult{ProviderID: "id1"}, nil
+	return otpd.SendResult{ProviderID: "id1", Refs: []string{"id1", "id2"}}, nil
 }
 
 func (f *fakeRoute) Ready(context.Context) error {
@@ -95,6 +95,7 @@ func TestSendFailsOver(t *testing.T) {
 	res, err := r.Send(ctx, msg)
 	require.NoError(t, err)
 	require.Equal(t, "primary:id1", res.ProviderID, "a route that is down is skipped")
+	require.Equal(t, []string{"primary:id1", "primary:id2"}, res.Refs, "refs are qualified by route")
 	require.Zero(t, down.sends)
 
 	primary.err = errors.New("throttled") // temporary
