@@ -5,6 +5,7 @@
 //	otpd service create|list        manage services (admin token)
 //	otpd key create|revoke|list     manage service keys (admin token)
 //	otpd verify start|check|status  drive verifications against a running server
+//	otpd smsc                       run the SMSC simulator
 //	otpd version                    print the version
 package main
 
@@ -61,6 +62,7 @@ Usage:
   otpd service create|list [flags]        manage services (needs the admin token)
   otpd key create|list|revoke [flags]     manage a service's API keys (needs the admin token)
   otpd verify start|check|status [flags]  start, check and inspect verifications
+  otpd smsc [flags]                       run the SMSC simulator (SMPP server + HTTP listing)
   otpd version                            print the version
 
 Commands that talk to a running server take --server (OTPD_SERVER, default
@@ -87,6 +89,8 @@ func (e *env) run(ctx context.Context, args []string) error {
 		return e.keyCmd(ctx, args[1:])
 	case "verify":
 		return e.verifyCmd(ctx, args[1:])
+	case "smsc":
+		return e.smscCmd(ctx, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(e.stdout, "otpd", version)
 		return nil
