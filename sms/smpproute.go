@@ -17,7 +17,7 @@ import (
 // each accepted one. smpp.Transmitter is the implementation: several binds
 // kept up with rebind, flow control and at-least-once resubmission.
 type Submitter interface {
-	Submit(ctx context.Context, sm *smpp.SubmitSM) (messageID string, err error)
+	Submit(ctx context.Context, sm *smpp.SubmitSM) (smpp.SubmitResult, error)
 	// Ready reports whether a bind is up.
 	Ready(ctx context.Context) error
 }
@@ -133,7 +133,7 @@ func (r *SMPPRoute) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResu
 		} else {
 			sm.ShortMessage = part.Bytes()
 		}
-		id, err := r.sub.Submit(ctx, sm)
+		res, err := r.sub.Submit(ctx, sm)
 		if err != nil {
 			// Parts already accepted stay accepted, and the delivery
 			// queue retries the whole message: after a rare failure
@@ -141,16 +141,16 @@ func (r *SMPPRoute) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResu
 			// nothing is lost.
 			return otpd.SendResult{}, sendError(err)
 		}
-		ids = append(ids, id)
+		ids = append(ids, res.MessageID)
 	}
 	return otpd.SendResult{ProviderID: ids[0], Refs: ids}, nil
 }
 
 // sendError classifies an SMSC refusal for the delivery queue.
 func sendError(err error) error {
-	var se interface{ CommandStatus() smpp.CommandStatus }
+	var se *smpp.StatusError
 	if errors.As(err, &se) {
-		st := se.CommandStatus()
+		st := se.Status
 		return &otpd.SendError{Permanent: !st.Temporary(), Code: fmt.Sprintf("0x%08X", uint32(st)), Err: err}
 	}
 	return err

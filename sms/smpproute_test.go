@@ -24,14 +24,14 @@ type recordingSubmitter struct {
 	fail error
 }
 
-func (s *recordingSubmitter) Submit(_ context.Context, sm *smpp.SubmitSM) (string, error) {
+func (s *recordingSubmitter) Submit(_ context.Context, sm *smpp.SubmitSM) (smpp.SubmitResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
-		return "", s.fail
+		return smpp.SubmitResult{}, s.fail
 	}
 	s.sms = append(s.sms, sm)
-	return fmt.Sprintf("id%d", len(s.sms)), nil
+	return smpp.SubmitResult{MessageID: fmt.Sprintf("id%d", len(s.sms))}, nil
 }
 
 func (s *recordingSubmitter) Ready(context.Context) error { return nil }
@@ -119,14 +119,14 @@ func TestSMPPRouteErrors(t *testing.T) {
 	r, err := sms.NewSMPPRoute(sub, sms.SMPPOptions{})
 	require.NoError(t, err)
 
-	sub.fail = statusErr(smpp.StatusInvDstAddr)
+	sub.fail = fmt.Errorf("submit: %w", &smpp.StatusError{Command: smpp.CmdSubmitSM, Status: smpp.StatusInvDstAddr})
 	_, err = r.Send(ctx, outbound("x"))
 	var se *otpd.SendError
 	require.True(t, errors.As(err, &se))
 	require.True(t, se.Permanent, "an invalid destination is final")
 	require.Equal(t, "0x0000000B", se.Code)
 
-	sub.fail = statusErr(smpp.StatusThrottled)
+	sub.fail = &smpp.StatusError{Command: smpp.CmdSubmitSM, Status: smpp.StatusThrottled}
 	_, err = r.Send(ctx, outbound("x"))
 	require.False(t, otpd.IsPermanent(err), "throttling is retried")
 
