@@ -35,6 +35,9 @@ type Message struct {
 	VerificationID string    `json:"verification_id"`
 	MessageID      string    `json:"message_id"`
 	CreatedAt      time.Time `json:"created_at"`
+	// ProviderIDs are the ids a provider gave the message (an SMSC's
+	// message ids, one per part), for messages that came in through Add.
+	ProviderIDs []string `json:"provider_ids,omitempty"`
 
 	seq uint64 // arrival order, for WaitFor
 }
@@ -82,6 +85,42 @@ func (i *Inbox) Send(ctx context.Context, out *otpd.Outbound) (otpd.SendResult, 
 		MessageID:      out.MessageID,
 		CreatedAt:      i.now().UTC().Truncate(time.Millisecond),
 	}
+	i.add(m)
+	return otpd.SendResult{ProviderID: "dev-" + out.MessageID, Delivered: true}, nil
+}
+
+// Add puts a message that arrived some other way — an SMS the in-process
+// SMSC received over SMPP — into the inbox. Link attaches otpd's ids to it
+// once the sender knows them.
+func (i *Inbox) Add(m Message) {
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = i.now().UTC().Truncate(time.Millisecond)
+	}
+	i.add(m)
+}
+
+// Link sets the verification and message ids of the inbox message whose
+// ProviderIDs include providerID, and reports whether there was one.
+func (i *Inbox) Link(providerID, verificationID, messageID string) bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for k := len(i.msgs) - 1; k >= 0; k-- {
+		m := &i.msgs[k]
+		for _, id := range m.ProviderIDs {
+			if id == providerID {
+				m.VerificationID, m.MessageID = verificationID, messageID
+				i.seq++
+				m.seq = i.seq // a WaitFor on the ids sees it now
+				close(i.changed)
+				i.changed = make(chan struct{})
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (i *Inbox) add(m Message) {
 	i.mu.Lock()
 	if len(i.msgs) >= i.capacity {
 		i.msgs = append(i.msgs[:0], i.msgs[len(i.msgs)-i.capacity+1:]...)
@@ -97,7 +136,6 @@ func (i *Inbox) Send(ctx context.Context, out *otpd.Outbound) (otpd.SendResult, 
 		fmt.Fprintf(i.console, "[dev inbox] %s to %s: %s\n", m.Channel, m.To, strings.ReplaceAll(m.Text, "\n", " / "))
 	}
 	i.mu.Unlock()
-	return otpd.SendResult{ProviderID: "dev-" + out.MessageID, Delivered: true}, nil
 }
 
 // Ready always succeeds: the inbox is in memory.
@@ -199,3 +237,24 @@ td.text{white-space:pre-wrap;font-family:ui-monospace,monospace}
 {{end}}</tbody></table>{{else}}<p>No messages yet. Start a verification and its message appears here.</p>{{end}}
 </body></html>
 `))
+
+// Linked wraps a channel whose messages reach the inbox some other way —
+// SMS sent over real SMPP to the in-process SMSC, which adds what it
+// receives with Add — and links those entries to otpd's verification and
+// message ids once the channel reports the provider's ids for them.
+func (i *Inbox) Linked(ch otpd.Channel) otpd.Channel { return &linked{Channel: ch, inbox: i} }
+
+type linked struct {
+	otpd.Channel
+	inbox *Inbox
+}
+
+func (l *linked) Send(ctx context.Context, out *otpd.Outbound) (otpd.SendResult, error) {
+	res, err := l.Channel.Send(ctx, out)
+	if err == nil {
+		for _, id := range append([]string{res.ProviderID}, res.Refs...) {
+			l.inbox.Link(id, out.VerificationID, out.MessageID)
+		}
+	}
+	return res, err
+}

@@ -194,6 +194,13 @@ func TestEndToEnd(t *testing.T) {
 	msgs, err := backend.DevMessages(ctx, to)
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(msgs[len(msgs)-1].Text, "\n@acme.example #"+code), "the WebOTP line ends the SMS")
+	// In dev mode SMS goes over real SMPP to the in-process SMSC, whose
+	// delivery receipt marks the message delivered.
+	require.Eventually(t, func() bool {
+		got, err := backend.GetVerification(ctx, svc.ID, v.ID)
+		require.NoError(t, err)
+		return got.Messages[0].Status == client.MessageDelivered
+	}, 10*time.Second, 10*time.Millisecond, "the SMSC's receipt arrives")
 
 	_, err = backend.GetVerification(ctx, other.ID, v.ID)
 	require.True(t, client.IsCode(err, client.CodeNotFound), "a key never sees another service: %v", err)

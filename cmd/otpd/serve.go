@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +25,9 @@ import (
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/metrics"
 	"github.com/otpd/otpd/postgres"
+	"github.com/otpd/otpd/smpp"
+	"github.com/otpd/otpd/sms"
+	"github.com/otpd/otpd/smsc"
 	"github.com/otpd/otpd/sqlite"
 )
 
@@ -58,8 +62,13 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var smppURL *sms.SMPPURL
 	if cfg.SMPP != "" {
-		return usagef("--smpp: SMPP routes are not available in this version of otpd yet")
+		u, err := sms.ParseSMPPURL(cfg.SMPP)
+		if err != nil {
+			return usagef("--smpp: %v", err)
+		}
+		smppURL = &u
 	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -74,15 +83,61 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	var inbox *devinbox.Inbox
 	if cfg.Dev {
 		inbox = devinbox.New(devinbox.WithConsole(e.stdout))
-		for _, c := range []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelEmail, otpd.ChannelWhatsApp, otpd.ChannelRCS, otpd.ChannelPush} {
+		for _, c := range []otpd.ChannelName{otpd.ChannelEmail, otpd.ChannelWhatsApp, otpd.ChannelRCS, otpd.ChannelPush} {
 			channels[c] = inbox
 		}
-	} else {
-		log.Warn("no delivery channels are configured: starts are refused with channel_unavailable; run with --dev to use the dev inbox")
+	}
+
+	// SMS goes over SMPP: to --smpp, or in dev mode to an SMSC simulator
+	// started in-process on loopback, so the dev path runs the real code.
+	// The SMSC outlives the transmitter, so the transmitter can unbind.
+	smscCtx, stopSMSC := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSMSC()
+	devSMSC := false
+	if smppURL == nil && cfg.Dev {
+		u, err := startDevSMSC(smscCtx, inbox, log)
+		if err != nil {
+			return err
+		}
+		smppURL, devSMSC = u, true
+	}
+	engineReady := make(chan struct{})
+	var engine *otpd.Engine
+	var transmitter *smpp.Transmitter
+	if smppURL != nil {
+		const route = "smpp"
+		transmitter, err = smpp.NewTransmitter(smppConfig(*smppURL, func(ctx context.Context, d *smpp.DeliverSM) error {
+			select {
+			case <-engineReady:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return handleReceipt(ctx, engine, route, d, log)
+		}))
+		if err != nil {
+			return usagef("--smpp: %v", err)
+		}
+		smppRoute, err := sms.NewSMPPRoute(transmitter, smppURL.Options)
+		if err != nil {
+			return usagef("--smpp: %v", err)
+		}
+		var ch otpd.Channel = smppRoute
+		if devSMSC {
+			ch = inbox.Linked(smppRoute)
+		}
+		router, err := sms.NewRouter([]*sms.Route{{Name: route, Channel: ch}})
+		if err != nil {
+			return err
+		}
+		channels[otpd.ChannelSMS] = router
+		log.Info("sms route", "route", route, "smsc", smppURL.String(), "binds", smppURL.Binds, "window", smppURL.Window, "dev_smsc", devSMSC)
+	}
+	if len(channels) == 0 {
+		log.Warn("no delivery channels are configured: starts are refused with channel_unavailable; use --smpp for SMS, or --dev for the dev inbox")
 	}
 
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
-	engine, err := otpd.NewEngine(otpd.Config{
+	engine, err = otpd.NewEngine(otpd.Config{
 		Store:      store,
 		Keyring:    keyring,
 		Channels:   channels,
@@ -95,6 +150,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	close(engineReady)
 	apiCfg := httpapi.Config{
 		Engine:      engine,
 		Idempotency: store,
@@ -150,6 +206,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	case err = <-serveErr:
 		stopWork()
 		wg.Wait()
+		if transmitter != nil {
+			_ = transmitter.Close(context.Background())
+		}
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -161,8 +220,103 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	stopWork()
 	wg.Wait()
+	if transmitter != nil {
+		// Before the store closes: receipts arriving while the binds
+		// unbind are still recorded.
+		if err := transmitter.Close(shutdownCtx); err != nil {
+			log.Warn("unbinding from the SMSC", "err", err)
+		}
+	}
+	stopSMSC()
 	log.Info("stopped")
 	return nil
+}
+
+// startDevSMSC starts the SMSC simulator on a free loopback port; what it
+// receives goes to the dev inbox. It returns the route to it.
+func startDevSMSC(ctx context.Context, inbox *devinbox.Inbox, log *slog.Logger) (*sms.SMPPURL, error) {
+	password := otpd.NewAdminToken()[11:19] // 8 random characters: SMPP 3.4's limit
+	srv := smsc.New(smsc.Config{
+		SystemID: "otpd",
+		Password: password,
+		Logger:   log.With("component", "dev-smsc"),
+		OnMessage: func(m smsc.Message) {
+			inbox.Add(devinbox.Message{To: m.To, Channel: string(otpd.ChannelSMS), Text: m.Text, ProviderIDs: m.MessageIDs})
+		},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("dev smsc: %w", err)
+	}
+	go func() {
+		if err := srv.Serve(ctx, ln); err != nil {
+			log.Error("dev smsc stopped", "err", err)
+		}
+	}()
+	return &sms.SMPPURL{Addr: ln.Addr().String(), SystemID: "otpd", Password: password, Window: 10, Binds: 1}, nil
+}
+
+// smppConfig turns a route URL into a transmitter's configuration.
+func smppConfig(u sms.SMPPURL, onDeliver func(context.Context, *smpp.DeliverSM) error) smpp.Config {
+	cfg := smpp.Config{
+		Addr:       u.Addr,
+		SystemID:   u.SystemID,
+		Password:   u.Password,
+		SystemType: u.SystemType,
+		Window:     u.Window,
+		TPS:        u.TPS,
+		Binds:      u.Binds,
+		OnDeliver:  onDeliver,
+	}
+	if u.TLS {
+		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return cfg
+}
+
+// handleReceipt records a delivery receipt from route. It acknowledges what
+// it cannot use — messages from handsets, unreadable receipts, receipts for
+// ids this cluster never recorded (a duplicate whose response was lost) —
+// so the SMSC does not resend them forever, and returns an error only when
+// the store failed, so the SMSC tries again later.
+func handleReceipt(ctx context.Context, engine *otpd.Engine, route string, d *smpp.DeliverSM, log *slog.Logger) error {
+	r, err := smpp.ParseReceipt(d)
+	if errors.Is(err, smpp.ErrNotReceipt) {
+		log.Debug("ignoring a mobile-originated message", "route", route)
+		return nil
+	}
+	if err != nil {
+		log.Warn("unreadable delivery receipt", "route", route, "err", err)
+		return nil
+	}
+	status, final := receiptStatus(r.State)
+	if !final {
+		return nil
+	}
+	reason := ""
+	if status != otpd.MessageDelivered {
+		reason = strings.TrimSpace("stat:" + r.Stat + " err:" + r.Err)
+	}
+	err = engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelSMS, Ref: route + ":" + r.MessageID, Status: status, Error: reason})
+	if errors.Is(err, otpd.ErrNotFound) {
+		log.Info("delivery receipt for an unknown message id", "route", route)
+		return nil
+	}
+	return err
+}
+
+// receiptStatus maps an SMSC's message state to a message status; final
+// is false for intermediate notices (enroute, accepted, unknown).
+func receiptStatus(s smpp.MessageState) (status otpd.MessageStatus, final bool) {
+	switch s {
+	case smpp.StateDelivered:
+		return otpd.MessageDelivered, true
+	case smpp.StateExpired, smpp.StateDeleted, smpp.StateUndeliverable:
+		return otpd.MessageUndelivered, true
+	case smpp.StateRejected:
+		return otpd.MessageFailed, true
+	}
+	return "", false
 }
 
 // sweep records expiries and purges old data every cfg.SweepInterval.
