@@ -13,8 +13,9 @@ import (
 const (
 	// MaxDeliveryAttempts bounds the tries of one message on one channel.
 	MaxDeliveryAttempts = 8
-	// SendTimeout bounds one call to a channel.
-	SendTimeout = 30 * time.Second
+	// DefaultSendTimeout bounds one call to a channel unless
+	// Config.SendTimeout says otherwise.
+	DefaultSendTimeout = 30 * time.Second
 )
 
 // Deliver sends one claimed message: it derives the code, renders the text,
@@ -56,7 +57,7 @@ func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
 	if err != nil {
 		return e.recordSend(ctx, cm, SendResult{}, &SendError{Permanent: true, Err: err})
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, SendTimeout)
+	sendCtx, cancel := context.WithTimeout(ctx, e.sendTO)
 	res, sendErr := ch.Send(sendCtx, out)
 	cancel()
 	return e.recordSend(ctx, cm, res, sendErr)

@@ -27,6 +27,7 @@ type Engine struct {
 	admin    [32]byte // SHA-256 of the admin token
 	hasAdmin bool
 	notify   func()
+	sendTO   time.Duration
 	obs      Observer
 	log      *slog.Logger
 }
@@ -45,6 +46,10 @@ type Config struct {
 	Notify func()
 	// Observer receives counts for metrics. Optional.
 	Observer Observer
+	// SendTimeout bounds one call to a channel; DefaultSendTimeout when
+	// zero. It must stay below the dispatcher's lease, or a slow send may
+	// be claimed and sent again by another worker.
+	SendTimeout time.Duration
 	// Now is the clock; time.Now when nil. Tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -89,6 +94,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		renderer: cfg.Renderer,
 		now:      cfg.Now,
 		notify:   cfg.Notify,
+		sendTO:   cfg.SendTimeout,
 		obs:      cfg.Observer,
 		log:      cfg.Logger,
 	}
@@ -100,6 +106,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if e.notify == nil {
 		e.notify = func() {}
+	}
+	if e.sendTO <= 0 {
+		e.sendTO = DefaultSendTimeout
 	}
 	if e.obs == nil {
 		e.obs = nopObserver{}

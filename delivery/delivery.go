@@ -26,7 +26,7 @@ import (
 // Options tune a Dispatcher. Zero values take the defaults.
 type Options struct {
 	Workers      int           // concurrent sends; default 32
-	Lease        time.Duration // how long a claim lasts; default 2 × otpd.SendTimeout
+	Lease        time.Duration // how long a claim lasts; default 2 × otpd.DefaultSendTimeout
 	PollInterval time.Duration // the longest idle wait between claims; default 1 s
 	// ShutdownGrace is how long in-flight sends may finish after Run's
 	// context ends; default 10 s.
@@ -51,7 +51,7 @@ func New(store otpd.Store, opts Options) *Dispatcher {
 		opts.Workers = 32
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 2 * otpd.SendTimeout
+		opts.Lease = 2 * otpd.DefaultSendTimeout
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second

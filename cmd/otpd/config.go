@@ -30,6 +30,7 @@ type serveConfig struct {
 	Retention       time.Duration `yaml:"retention" toml:"retention"`
 	SweepInterval   time.Duration `yaml:"sweep_interval" toml:"sweep_interval"`
 	DeliveryWorkers int           `yaml:"delivery_workers" toml:"delivery_workers"`
+	DeliveryLease   time.Duration `yaml:"delivery_lease" toml:"delivery_lease"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
 }
 
@@ -42,6 +43,7 @@ func defaultServeConfig() serveConfig {
 		Retention:       30 * 24 * time.Hour,
 		SweepInterval:   time.Minute,
 		DeliveryWorkers: 32,
+		DeliveryLease:   time.Minute,
 		ShutdownTimeout: 15 * time.Second,
 	}
 }
@@ -106,6 +108,7 @@ var serveSettings = []setting{
 			c.DeliveryWorkers = n
 			return nil
 		}},
+	durationSetting("delivery-lease", "OTPD_DELIVERY_LEASE", "how long a node holds a message it is sending; a message claimed by a node that died is sent again after this. A send may take half of it", func(c *serveConfig) *time.Duration { return &c.DeliveryLease }),
 	durationSetting("shutdown-timeout", "OTPD_SHUTDOWN_TIMEOUT", "how long a SIGINT/SIGTERM shutdown waits for requests and sends in flight", func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout }),
 }
 
@@ -214,6 +217,8 @@ func (c *serveConfig) validate() error {
 		return usagef("--sweep-interval must be at least 1s")
 	case c.DeliveryWorkers < 1 || c.DeliveryWorkers > 10000:
 		return usagef("--delivery-workers must be between 1 and 10000")
+	case c.DeliveryLease < 2*time.Second || c.DeliveryLease > time.Hour:
+		return usagef("--delivery-lease must be between 2s and 1h")
 	case c.ShutdownTimeout <= 0:
 		return usagef("--shutdown-timeout must be positive")
 	}

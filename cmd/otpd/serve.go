@@ -136,16 +136,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		log.Warn("no delivery channels are configured: starts are refused with channel_unavailable; use --smpp for SMS, or --dev for the dev inbox")
 	}
 
-	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
+	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	engine, err = otpd.NewEngine(otpd.Config{
-		Store:      store,
-		Keyring:    keyring,
-		Channels:   channels,
-		Renderer:   message.New(),
-		AdminToken: adminToken,
-		Notify:     dispatcher.Notify,
-		Observer:   metrics.New(reg),
-		Logger:     log,
+		Store:       store,
+		Keyring:     keyring,
+		Channels:    channels,
+		Renderer:    message.New(),
+		AdminToken:  adminToken,
+		Notify:      dispatcher.Notify,
+		SendTimeout: cfg.DeliveryLease / 2,
+		Observer:    metrics.New(reg),
+		Logger:      log,
 	})
 	if err != nil {
 		return err
