@@ -31,8 +31,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 const readyTimeout = 5 * time.Second
 
 type readiness struct {
-	Status string            `json:"status"` // "ok" or "unavailable"
-	Checks map[string]string `json:"checks"` // name → "ok" or why not
+	Status  string            `json:"status"`            // "ok" or "unavailable"
+	Checks  map[string]string `json:"checks"`            // name → "ok" or why not
+	Details map[string]string `json:"details,omitempty"` // informational, same form
 }
 
 // GET /readyz: 200 when every check passes, else 503 naming the failures.
@@ -49,6 +50,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		out.Status, status = "unavailable", http.StatusServiceUnavailable
 		out.Checks[name] = err.Error()
 		s.log.LogAttrs(ctx, slog.LevelWarn, "not ready", slog.String("check", name), slog.Any("err", err))
+	}
+	if s.details != nil {
+		out.Details = map[string]string{}
+		for name, err := range s.details(ctx) {
+			out.Details[name] = "ok"
+			if err != nil {
+				out.Details[name] = err.Error()
+			}
+		}
 	}
 	writeResponse(w, jsonResponse(status, out))
 }

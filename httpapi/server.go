@@ -30,6 +30,9 @@ type Config struct {
 	// Ready runs the readiness checks for /readyz: each name maps to nil
 	// (ready) or the reason it is not. When nil, /readyz pings the store.
 	Ready func(ctx context.Context) map[string]error
+	// Details, when set, adds informational entries to /readyz (under
+	// "details") that do not decide readiness: each SMS route, say.
+	Details func(ctx context.Context) map[string]error
 	// Mounts adds handlers by ServeMux pattern, e.g. {"/dev/": inbox} in
 	// dev mode. They see the request unchanged (no prefix stripped) and no
 	// authentication; without them their paths are 404. A pattern that
@@ -46,6 +49,7 @@ type Server struct {
 	idem    otpd.IdempotencyStore
 	log     *slog.Logger
 	ready   func(ctx context.Context) map[string]error
+	details func(ctx context.Context) map[string]error
 	now     func() time.Time
 	mux     *http.ServeMux
 	metrics *metrics
@@ -60,12 +64,13 @@ func New(cfg Config) *Server {
 		panic("httpapi: Config.Engine is required")
 	}
 	s := &Server{
-		engine: cfg.Engine,
-		idem:   cfg.Idempotency,
-		log:    cfg.Logger,
-		ready:  cfg.Ready,
-		now:    cfg.Now,
-		mux:    http.NewServeMux(),
+		engine:  cfg.Engine,
+		idem:    cfg.Idempotency,
+		log:     cfg.Logger,
+		ready:   cfg.Ready,
+		details: cfg.Details,
+		now:     cfg.Now,
+		mux:     http.NewServeMux(),
 	}
 	if s.idem == nil {
 		s.idem, _ = cfg.Engine.Store().(otpd.IdempotencyStore)

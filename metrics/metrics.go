@@ -44,9 +44,9 @@ func New(reg prometheus.Registerer) *Observer {
 		}, []string{"channel"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "otpd_message_queue_seconds",
-			Help:    "Time from a message being queued (API accept) to each of its outcomes (sent, receipt, failure).",
+			Help:    "Time from a message being queued (API accept) to each of its outcomes, by channel and status: sent (the channel took it, e.g. submit_sm_resp), delivered and undelivered (receipts), failed.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-		}, []string{"channel"}),
+		}, []string{"channel", "status"}),
 	}
 	reg.MustRegister(o.started, o.checked, o.messages, o.retries, o.latency)
 	return o
@@ -65,10 +65,47 @@ func (o *Observer) VerificationChecked(outcome otpd.CheckOutcome) {
 // MessageDone counts a message leaving the queue and records how long it waited.
 func (o *Observer) MessageDone(ch otpd.ChannelName, status otpd.MessageStatus, sinceQueued time.Duration) {
 	o.messages.WithLabelValues(string(ch), string(status)).Inc()
-	o.latency.WithLabelValues(string(ch)).Observe(sinceQueued.Seconds())
+	o.latency.WithLabelValues(string(ch), string(status)).Observe(sinceQueued.Seconds())
 }
 
 // MessageRetried counts a rescheduled send.
 func (o *Observer) MessageRetried(ch otpd.ChannelName) {
 	o.retries.WithLabelValues(string(ch)).Inc()
+}
+
+// Routes exports SMS route metrics: sends and their latency per route,
+// as sms.Router reports them.
+type Routes struct {
+	sends   *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// NewRoutes registers the route metrics with reg.
+func NewRoutes(reg prometheus.Registerer) *Routes {
+	r := &Routes{
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpd_sms_route_sends_total",
+			Help: "Messages handed to an SMS route, by route and result (ok, temporary, permanent).",
+		}, []string{"route", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "otpd_sms_route_send_seconds",
+			Help:    "Time for an SMS route to accept a message (SMPP: all parts' submit_sm to submit_sm_resp), by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route"}),
+	}
+	reg.MustRegister(r.sends, r.latency)
+	return r
+}
+
+// RouteSend records one send on a route.
+func (r *Routes) RouteSend(route string, d time.Duration, err error) {
+	result := "ok"
+	switch {
+	case otpd.IsPermanent(err):
+		result = "permanent"
+	case err != nil:
+		result = "temporary"
+	}
+	r.sends.WithLabelValues(route, result).Inc()
+	r.latency.WithLabelValues(route).Observe(d.Seconds())
 }

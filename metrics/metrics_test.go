@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -38,4 +39,21 @@ otpd_messages_total{channel="sms",status="delivered"} 1
 otpd_message_retries_total{channel="email"} 1
 `), "otpd_verifications_started_total", "otpd_verification_checks_total", "otpd_messages_total", "otpd_message_retries_total"))
 	require.Equal(t, 1, testutil.CollectAndCount(reg, "otpd_message_queue_seconds"))
+}
+
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	r := metrics.NewRoutes(reg)
+	r.RouteSend("smsc1", time.Millisecond, nil)
+	r.RouteSend("smsc1", time.Millisecond, errors.New("throttled"))
+	r.RouteSend("smsc1", time.Millisecond, &otpd.SendError{Permanent: true, Err: errors.New("invalid destination")})
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP otpd_sms_route_sends_total Messages handed to an SMS route, by route and result (ok, temporary, permanent).
+# TYPE otpd_sms_route_sends_total counter
+otpd_sms_route_sends_total{result="ok",route="smsc1"} 1
+otpd_sms_route_sends_total{result="permanent",route="smsc1"} 1
+otpd_sms_route_sends_total{result="temporary",route="smsc1"} 1
+`), "otpd_sms_route_sends_total"))
+	require.Equal(t, 1, testutil.CollectAndCount(reg, "otpd_sms_route_send_seconds"))
 }

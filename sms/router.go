@@ -34,7 +34,16 @@ type Route struct {
 type Router struct {
 	routes []*Route
 	now    func() time.Time
+	obs    Observer
 }
+
+// Observer is told of every send on a route, for metrics. It must not block.
+type Observer interface {
+	RouteSend(route string, d time.Duration, err error)
+}
+
+// SetObserver makes the router report sends to obs.
+func (r *Router) SetObserver(obs Observer) { r.obs = obs }
 
 var _ otpd.Channel = (*Router)(nil)
 
@@ -132,7 +141,11 @@ func (r *Router) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult,
 		}
 		start := r.now()
 		res, err := rt.Channel.Send(ctx, msg)
-		rt.health.record(r.now().Sub(start), err)
+		d := r.now().Sub(start)
+		rt.health.record(d, err)
+		if r.obs != nil {
+			r.obs.RouteSend(rt.Name, d, err)
+		}
 		if err == nil {
 			// Ids are unique per route only: qualify them, so a receipt
 			// arriving on a route finds its own message.
@@ -165,6 +178,16 @@ func (r *Router) Ready(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("route %s: %w", rt.Name, err))
 	}
 	return errors.Join(errs...)
+}
+
+// RouteReadiness returns each route's readiness by name: nil when it can
+// send, else why not.
+func (r *Router) RouteReadiness(ctx context.Context) map[string]error {
+	out := make(map[string]error, len(r.routes))
+	for _, rt := range r.routes {
+		out[rt.Name] = rt.Channel.Ready(ctx)
+	}
+	return out
 }
 
 // RouteHealth is a route's state, for /readyz details and metrics.

@@ -115,6 +115,10 @@ func TestSendFailsOver(t *testing.T) {
 	require.ErrorContains(t, err, "0x0000000B")
 	require.Equal(t, before, secondary.sends, "a permanent refusal is not tried elsewhere")
 
+	ready := r.RouteReadiness(ctx)
+	require.Error(t, ready["down"])
+	require.NoError(t, ready["primary"])
+
 	h := r.Health(ctx)
 	require.Len(t, h, 3)
 	require.False(t, h[0].Ready)

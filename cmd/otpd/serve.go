@@ -102,6 +102,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		smppURL, devSMSC = u, true
 	}
 	engineReady := make(chan struct{})
+	var smsRouter *sms.Router
 	var engine *otpd.Engine
 	var transmitter *smpp.Transmitter
 	if smppURL != nil {
@@ -129,6 +130,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		router.SetObserver(metrics.NewRoutes(reg))
+		smsRouter = router
 		channels[otpd.ChannelSMS] = router
 		log.Info("sms route", "route", route, "smsc", smppURL.String(), "binds", smppURL.Binds, "window", smppURL.Window, "dev_smsc", devSMSC)
 	}
@@ -163,6 +166,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 				checks["channel:"+string(name)] = ch.Ready(ctx)
 			}
 			return checks
+		},
+		Details: func(ctx context.Context) map[string]error {
+			// One entry per route, so an operator sees which SMSC is
+			// down while the channel still works on another.
+			details := map[string]error{}
+			if smsRouter != nil {
+				for name, err := range smsRouter.RouteReadiness(ctx) {
+					details["sms_route:"+name] = err
+				}
+			}
+			return details
 		},
 	}
 	if inbox != nil {

@@ -87,6 +87,20 @@ func TestServeWithSMPPRoute(t *testing.T) {
 		return got.Messages[0].Status == client.MessageDelivered
 	}, 10*time.Second, 10*time.Millisecond, "the receipt from the other process is recorded")
 
+	// /readyz names each route; /metrics counts its sends.
+	ready := getJSON[struct {
+		Status  string            `json:"status"`
+		Details map[string]string `json:"details"`
+	}](t, srv.url+"/readyz")
+	require.Equal(t, "ok", ready.Status)
+	require.Equal(t, "ok", ready.Details["sms_route:smpp"])
+	m, err := http.Get(srv.url + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(m.Body)
+	m.Body.Close()
+	require.Contains(t, string(body), `otpd_sms_route_sends_total{result="ok",route="smpp"} 1`)
+	require.Contains(t, string(body), `otpd_message_queue_seconds_count{channel="sms",status="delivered"} 1`)
+
 	res, err := admin.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
 	require.NoError(t, err)
 	require.True(t, res.Valid)
@@ -95,4 +109,14 @@ func TestServeWithSMPPRoute(t *testing.T) {
 	srv.stop(t)
 	require.NotContains(t, srv.stderr.String(), "pw123456", "the SMPP password is never logged")
 	require.NotContains(t, srv.stderr.String(), code)
+}
+
+func getJSON[T any](t *testing.T, url string) T {
+	t.Helper()
+	res, err := http.Get(url)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var v T
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&v))
+	return v
 }
