@@ -32,6 +32,9 @@ type serveConfig struct {
 	DeliveryWorkers int           `yaml:"delivery_workers" toml:"delivery_workers"`
 	DeliveryLease   time.Duration `yaml:"delivery_lease" toml:"delivery_lease"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
+
+	// SMS holds what only the config file can say: several SMS routes.
+	SMS smsConfig `yaml:"sms" toml:"sms"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -229,6 +232,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usagef("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if c.SMPP != "" && len(c.SMS.Routes) > 0 {
+		return usagef("give one SMPP route with --smpp or several in the config file's sms.routes, not both")
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return usagef("--admin-token must be at least 16 characters")

@@ -20,6 +20,18 @@ func TestServeConfigPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	yamlPath := filepath.Join(dir, "otpd.yaml")
 	require.NoError(t, os.WriteFile(yamlPath, []byte("addr: 127.0.0.1:9000\nlog_level: warn\nretention: 48h\ndev: true\ndelivery_workers: 7\n"), 0o600))
+	routesPath := filepath.Join(dir, "routes.toml")
+	require.NoError(t, os.WriteFile(routesPath, []byte(`
+[[sms.routes]]
+name = "uk"
+smpp = "smpp://otpd:pw@127.0.0.1:2775"
+prefixes = ["+44"]
+priority = 1
+
+[[sms.routes]]
+name = "default"
+smpp = "smpps://otpd:pw@127.0.0.1:3550"
+`), 0o600))
 	tomlPath := filepath.Join(dir, "otpd.toml")
 	require.NoError(t, os.WriteFile(tomlPath, []byte("addr = \"127.0.0.1:9100\"\nsweep_interval = \"5m\"\n"), 0o600))
 
@@ -57,6 +69,12 @@ func TestServeConfigPrecedence(t *testing.T) {
 			require.False(t, c.Dev)
 		}},
 		{"bare bool flag", nil, []string{"--dev"}, func(t *testing.T, c serveConfig) { require.True(t, c.Dev) }},
+		{"sms routes", nil, []string{"--config", routesPath}, func(t *testing.T, c serveConfig) {
+			require.Equal(t, []smsRouteConfig{
+				{Name: "uk", SMPP: "smpp://otpd:pw@127.0.0.1:2775", Prefixes: []string{"+44"}, Priority: 1},
+				{Name: "default", SMPP: "smpps://otpd:pw@127.0.0.1:3550"},
+			}, c.SMS.Routes)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -73,6 +91,8 @@ func TestServeConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.toml")
 	require.NoError(t, os.WriteFile(bad, []byte("adr = \"x\"\n"), 0o600))
+	routes := filepath.Join(dir, "routes.yaml")
+	require.NoError(t, os.WriteFile(routes, []byte("sms:\n  routes:\n    - name: a\n      smpp: smpp://x:y@127.0.0.1:2775\n"), 0o600))
 	ini := filepath.Join(dir, "otpd.ini")
 	require.NoError(t, os.WriteFile(ini, nil, 0o600))
 	for _, tc := range []struct {
@@ -88,6 +108,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{nil, []string{"--admin-token", "short"}, "at least 16"},
 		{nil, []string{"--delivery-workers", "0"}, "--delivery-workers"},
 		{nil, []string{"extra"}, "no arguments"},
+		{nil, []string{"--config", routes, "--smpp", "smpp://x:y@127.0.0.1:2775"}, "not both"},
 	} {
 		e, _ := testEnv(tc.env)
 		_, err := e.loadServeConfig(tc.args)

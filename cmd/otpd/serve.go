@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,8 +25,6 @@ import (
 	"github.com/otpd/otpd/metrics"
 	"github.com/otpd/otpd/postgres"
 	"github.com/otpd/otpd/smpp"
-	"github.com/otpd/otpd/sms"
-	"github.com/otpd/otpd/smsc"
 	"github.com/otpd/otpd/sqlite"
 )
 
@@ -62,14 +59,6 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var smppURL *sms.SMPPURL
-	if cfg.SMPP != "" {
-		u, err := sms.ParseSMPPURL(cfg.SMPP)
-		if err != nil {
-			return usagef("--smpp: %v", err)
-		}
-		smppURL = &u
-	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -88,52 +77,42 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		}
 	}
 
-	// SMS goes over SMPP: to --smpp, or in dev mode to an SMSC simulator
-	// started in-process on loopback, so the dev path runs the real code.
-	// The SMSC outlives the transmitter, so the transmitter can unbind.
+	// SMS goes over SMPP: to the configured routes, or in dev mode to an
+	// SMSC simulator started in-process on loopback, so the dev path runs
+	// the real code. The SMSC outlives the transmitters, so they can unbind.
 	smscCtx, stopSMSC := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSMSC()
-	devSMSC := false
-	if smppURL == nil && cfg.Dev {
-		u, err := startDevSMSC(smscCtx, inbox, log)
-		if err != nil {
-			return err
-		}
-		smppURL, devSMSC = u, true
-	}
 	engineReady := make(chan struct{})
-	var smsRouter *sms.Router
 	var engine *otpd.Engine
-	var transmitter *smpp.Transmitter
-	if smppURL != nil {
-		const route = "smpp"
-		transmitter, err = smpp.NewTransmitter(smppConfig(*smppURL, func(ctx context.Context, d *smpp.DeliverSM) error {
+	receipts := func(route string) func(context.Context, *smpp.DeliverSM) error {
+		return func(ctx context.Context, d *smpp.DeliverSM) error {
 			select {
 			case <-engineReady:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 			return handleReceipt(ctx, engine, route, d, log)
-		}))
-		if err != nil {
-			return usagef("--smpp: %v", err)
 		}
-		smppRoute, err := sms.NewSMPPRoute(transmitter, smppURL.Options)
-		if err != nil {
-			return usagef("--smpp: %v", err)
+	}
+	smsRouter, transmitters, err := buildSMS(smscCtx, cfg, inbox, receipts, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Unbind before the store closes, so receipts arriving meanwhile
+		// are still recorded (runs before the deferred store.Close).
+		closeCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		for _, t := range transmitters {
+			if err := t.Close(closeCtx); err != nil {
+				log.Warn("unbinding from an SMSC", "err", err)
+			}
 		}
-		var ch otpd.Channel = smppRoute
-		if devSMSC {
-			ch = inbox.Linked(smppRoute)
-		}
-		router, err := sms.NewRouter([]*sms.Route{{Name: route, Channel: ch}})
-		if err != nil {
-			return err
-		}
-		router.SetObserver(metrics.NewRoutes(reg))
-		smsRouter = router
-		channels[otpd.ChannelSMS] = router
-		log.Info("sms route", "route", route, "smsc", smppURL.String(), "binds", smppURL.Binds, "window", smppURL.Window, "dev_smsc", devSMSC)
+		stopSMSC()
+	}()
+	if smsRouter != nil {
+		smsRouter.SetObserver(metrics.NewRoutes(reg))
+		channels[otpd.ChannelSMS] = smsRouter
 	}
 	if len(channels) == 0 {
 		log.Warn("no delivery channels are configured: starts are refused with channel_unavailable; use --smpp for SMS, or --dev for the dev inbox")
@@ -221,9 +200,6 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	case err = <-serveErr:
 		stopWork()
 		wg.Wait()
-		if transmitter != nil {
-			_ = transmitter.Close(context.Background())
-		}
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -235,58 +211,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	stopWork()
 	wg.Wait()
-	if transmitter != nil {
-		// Before the store closes: receipts arriving while the binds
-		// unbind are still recorded.
-		if err := transmitter.Close(shutdownCtx); err != nil {
-			log.Warn("unbinding from the SMSC", "err", err)
-		}
-	}
-	stopSMSC()
 	log.Info("stopped")
 	return nil
-}
-
-// startDevSMSC starts the SMSC simulator on a free loopback port; what it
-// receives goes to the dev inbox. It returns the route to it.
-func startDevSMSC(ctx context.Context, inbox *devinbox.Inbox, log *slog.Logger) (*sms.SMPPURL, error) {
-	password := otpd.NewAdminToken()[11:19] // 8 random characters: SMPP 3.4's limit
-	srv := smsc.New(smsc.Config{
-		SystemID: "otpd",
-		Password: password,
-		Logger:   log.With("component", "dev-smsc"),
-		OnMessage: func(m smsc.Message) {
-			inbox.Add(devinbox.Message{To: m.To, Channel: string(otpd.ChannelSMS), Text: m.Text, ProviderIDs: m.MessageIDs})
-		},
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("dev smsc: %w", err)
-	}
-	go func() {
-		if err := srv.Serve(ctx, ln); err != nil {
-			log.Error("dev smsc stopped", "err", err)
-		}
-	}()
-	return &sms.SMPPURL{Addr: ln.Addr().String(), SystemID: "otpd", Password: password, Window: 10, Binds: 1}, nil
-}
-
-// smppConfig turns a route URL into a transmitter's configuration.
-func smppConfig(u sms.SMPPURL, onDeliver func(context.Context, *smpp.DeliverSM) error) smpp.Config {
-	cfg := smpp.Config{
-		Addr:       u.Addr,
-		SystemID:   u.SystemID,
-		Password:   u.Password,
-		SystemType: u.SystemType,
-		Window:     u.Window,
-		TPS:        u.TPS,
-		Binds:      u.Binds,
-		OnDeliver:  onDeliver,
-	}
-	if u.TLS {
-		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return cfg
 }
 
 // handleReceipt records a delivery receipt from route. It acknowledges what

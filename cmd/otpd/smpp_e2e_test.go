@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -119,4 +123,57 @@ func getJSON[T any](t *testing.T, url string) T {
 	var v T
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&v))
 	return v
+}
+
+// Routes from the config file: the preferred route's SMSC is down, so the
+// message fails over to the backup route for the same prefix.
+func TestServeWithConfiguredRoutesFailsOver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, httpAddr := startSMSC(t)
+	backupSMPP, _ := startSMSCAddr(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	downAddr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens here: that SMSC is down
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "otpd.yaml")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
+admin_token: a-fixed-admin-token-0123
+sms:
+  routes:
+    - name: primary
+      smpp: smpp://otpd:pw@%s
+      prefixes: ["+44"]
+      priority: 1
+    - name: backup
+      smpp: smpp://otpd:pw@%s
+      prefixes: ["+44"]
+      priority: 2
+`, downAddr, backupSMPP.smpp)), 0o600))
+	srv := startServerArgs(t, t.TempDir(), "--config", conf)
+	admin := client.New(srv.url, "a-fixed-admin-token-0123")
+	svc, err := admin.CreateService(ctx, client.CreateServiceParams{Name: "Acme"})
+	require.NoError(t, err)
+	_, err = admin.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(smscMessages(t, backupSMPP.http, "+447700900123")) == 1 },
+		15*time.Second, 20*time.Millisecond, "the backup route delivers")
+	require.Empty(t, smscMessages(t, httpAddr, "+447700900123"))
+
+	ready := getJSON[struct {
+		Details map[string]string `json:"details"`
+	}](t, srv.url+"/readyz")
+	require.Equal(t, "ok", ready.Details["sms_route:backup"])
+	require.NotEqual(t, "ok", ready.Details["sms_route:primary"], "the down route is named")
+	srv.stop(t)
+}
+
+type smscAddrs struct{ smpp, http string }
+
+func startSMSCAddr(t *testing.T, args ...string) (smscAddrs, string) {
+	t.Helper()
+	s, h := startSMSC(t, args...)
+	return smscAddrs{s, h}, h
 }
