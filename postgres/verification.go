@@ -270,7 +270,7 @@ func queueInsertMessage(b *pgx.Batch, v *otpd.Verification, m *otpd.Message) {
 
 // CreateVerification inserts v and its messages in one transaction, in one
 // round trip: the inserts go as one batch, which PostgreSQL runs as one
-// implicit transaction.
+// transaction (then, when it queues a message, notifies: see notify.go).
 func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) error {
 	args, err := verificationArgs(v)
 	if err != nil {
@@ -283,6 +283,10 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 			return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 		}
 		queueInsertMessage(b, v, m)
+	}
+	// Wake every node's Listen once this has committed; see notify.go.
+	if queuesMessage(nil, v) {
+		commitThenNotify(b)
 	}
 	if _, err := execBatch(ctx, s.pool, b); err != nil {
 		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
@@ -406,6 +410,11 @@ func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn
 		return nil, err
 	}
 	wb := &pgx.Batch{}
+	// Wake every node's Listen when this commits; see notify.go. First in
+	// the batch, though PostgreSQL sends it only on commit.
+	if queuesMessage(before, v) {
+		wb.Queue(sqlNotifyMessages)
+	}
 	if err := queueChanges(wb, before, v); err != nil {
 		return nil, fmt.Errorf("postgres: update verification: %w", err)
 	}

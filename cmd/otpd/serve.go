@@ -192,6 +192,13 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		_ = dispatcher.Run(workCtx, engine.Deliver)
 	})
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
+	// Messages queued on other nodes wake this node's dispatcher at once
+	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
+	if l, ok := store.(interface {
+		Listen(context.Context, func()) error
+	}); ok {
+		wg.Go(func() { _ = l.Listen(workCtx, dispatcher.Notify) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
