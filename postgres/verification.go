@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/internal/msgdiff"
 )
 
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
@@ -483,50 +484,25 @@ func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
 		b.Queue(sqlUpdateVerification, append(newArgs, after.ID)...)
 	}
 
-	old := make(map[string]*otpd.Message, len(before.Messages))
-	for _, m := range before.Messages {
-		old[m.ID] = m
+	changes, err := msgdiff.Messages(before, after, func(prev, m *otpd.Message) bool {
+		return !reflect.DeepEqual(messageArgs(prev), messageArgs(m))
+	})
+	if err != nil {
+		return err
 	}
-	seen := make(map[string]bool, len(after.Messages))
-	for _, m := range after.Messages {
-		if err := checkMessage(after, m); err != nil {
-			return err
-		}
-		m.VerificationID = after.ID
-		if seen[m.ID] {
-			return fmt.Errorf("message %s: listed twice", m.ID)
-		}
-		seen[m.ID] = true
-		prev, ok := old[m.ID]
-		if !ok {
+	for _, c := range changes {
+		m := c.Message
+		if c.New {
 			queueInsertMessage(b, after, m)
-			queueRefs(b, after, m, nil)
-			continue
 		}
-		queueRefs(b, after, m, prev)
-		args := messageArgs(m)
-		if reflect.DeepEqual(messageArgs(prev), args) {
-			continue
+		for _, ref := range c.Refs {
+			b.Queue(sqlInsertRef, ref, m.ID, after.ID, after.ServiceID)
 		}
-		dropLease := m.Status != prev.Status || m.NextAttemptAt.UnixMilli() != prev.NextAttemptAt.UnixMilli()
-		b.Queue(sqlUpdateMessage, append(args, dropLease, m.ID, after.ID)...)
-	}
-	for id := range old {
-		if !seen[id] {
-			return fmt.Errorf("message %s: fn removed it; messages cannot be deleted", id)
+		if c.Update {
+			b.Queue(sqlUpdateMessage, append(messageArgs(m), c.DropLease, m.ID, after.ID)...)
 		}
 	}
 	return nil
-}
-
-// queueRefs queues the recording of the refs of m that prev (its state
-// before the update, nil for a new message) did not have.
-func queueRefs(b *pgx.Batch, v *otpd.Verification, m, prev *otpd.Message) {
-	for _, ref := range m.Refs {
-		if prev == nil || !slices.Contains(prev.Refs, ref) {
-			b.Queue(sqlInsertRef, ref, m.ID, v.ID, v.ServiceID)
-		}
-	}
 }
 
 // FindMessageByRef returns the message a receipt's ref belongs to.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/internal/msgdiff"
 )
 
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
@@ -241,13 +242,9 @@ func insertMessage(tx *txn, v *otpd.Verification, m *otpd.Message) error {
 	return nil
 }
 
-// insertRefs records the refs of m that prev (its state before the update,
-// nil for a new message) did not have.
-func insertRefs(tx *txn, v *otpd.Verification, m, prev *otpd.Message) error {
-	for _, ref := range m.Refs {
-		if prev != nil && slices.Contains(prev.Refs, ref) {
-			continue
-		}
+// insertRefs records refs of m.
+func insertRefs(tx *txn, v *otpd.Verification, m *otpd.Message, refs []string) error {
+	for _, ref := range refs {
 		if _, err := tx.exec(sqlInsertRef, ref, m.ID, v.ID, v.ServiceID); err != nil {
 			return fmt.Errorf("message %s ref: %w", m.ID, err)
 		}
@@ -465,46 +462,27 @@ func writeChanges(tx *txn, before, after *otpd.Verification) error {
 		}
 	}
 
-	old := make(map[string]*otpd.Message, len(before.Messages))
-	for _, m := range before.Messages {
-		old[m.ID] = m
+	changes, err := msgdiff.Messages(before, after, func(prev, m *otpd.Message) bool {
+		return !reflect.DeepEqual(messageArgs(prev), messageArgs(m))
+	})
+	if err != nil {
+		return err
 	}
-	seen := make(map[string]bool, len(after.Messages))
-	for _, m := range after.Messages {
-		if err := checkMessage(after, m); err != nil {
-			return err
-		}
-		m.VerificationID = after.ID
-		if seen[m.ID] {
-			return fmt.Errorf("message %s: listed twice", m.ID)
-		}
-		seen[m.ID] = true
-		prev, ok := old[m.ID]
-		if !ok {
+	for _, c := range changes {
+		m := c.Message
+		if c.New {
 			if err := insertMessage(tx, after, m); err != nil {
 				return err
 			}
-			if err := insertRefs(tx, after, m, nil); err != nil {
-				return err
-			}
-			continue
 		}
-		if err := insertRefs(tx, after, m, prev); err != nil {
+		if err := insertRefs(tx, after, m, c.Refs); err != nil {
 			return err
 		}
-		args := messageArgs(m)
-		if reflect.DeepEqual(messageArgs(prev), args) {
-			continue
-		}
-		dropLease := m.Status != prev.Status || m.NextAttemptAt.UnixMilli() != prev.NextAttemptAt.UnixMilli()
-		args = append(args, dropLease, m.ID, after.ID)
-		if _, err := tx.exec(sqlUpdateMessage, args...); err != nil {
-			return fmt.Errorf("message %s: %w", m.ID, err)
-		}
-	}
-	for id := range old {
-		if !seen[id] {
-			return fmt.Errorf("message %s: fn removed it; messages cannot be deleted", id)
+		if c.Update {
+			args := append(messageArgs(m), c.DropLease, m.ID, after.ID)
+			if _, err := tx.exec(sqlUpdateMessage, args...); err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
 		}
 	}
 	return nil
