@@ -43,6 +43,8 @@ const (
 	DefaultMaxThrottleBackoff  = 5 * time.Second
 	DefaultRebindBackoff       = 500 * time.Millisecond
 	DefaultMaxRebindBackoff    = 30 * time.Second
+	DefaultDeliverWorkers      = 8
+	DefaultDeliverQueue        = 256
 )
 
 // Config describes a bind to an SMSC. [Dial] uses everything but the
@@ -94,14 +96,30 @@ type Config struct {
 	// converted to a DeliverSM whose content is in the message_payload TLV.
 	// The deliver_sm_resp is sent when it returns: ESME_ROK for nil, the
 	// status of a [*StatusError], ESME_RX_T_APPN (the SMSC retries later) for
-	// any other error. Persist what matters before returning nil.
+	// any other error. Persist what matters before returning nil: an
+	// ESME_ROK tells the SMSC it may forget the receipt.
 	//
-	// OnDeliver runs on one goroutine per session, in arrival order, apart
-	// from the reader, so it may call Submit; ctx is cancelled when the
+	// OnDeliver runs apart from the reader, on up to DeliverWorkers
+	// goroutines per session at once, so it may call Submit, must be safe
+	// for concurrent use, and may see deliver_sm out of arrival order (set
+	// DeliverWorkers to 1 for one at a time). ctx is cancelled when the
 	// session ends, and OnDeliver must then return promptly — an unanswered
 	// deliver_sm is redelivered by the SMSC. It must not call the session's
-	// Close. Nil acknowledges everything.
+	// Close. Nil acknowledges everything at once.
 	OnDeliver func(ctx context.Context, d *DeliverSM) error
+	// DeliverWorkers is how many OnDeliver calls may run at once on one
+	// session (default 8). Receipts are recorded with a durable write each;
+	// running several lets a store batch them (SQLite's group commit), where
+	// one at a time caps a bind at one fsync per receipt.
+	DeliverWorkers int
+	// DeliverQueue is how many deliver_sm may wait for a free worker
+	// (default 256); negative means none. The reader never waits for
+	// OnDeliver: a deliver_sm that finds every worker busy and the queue
+	// full is answered at once with ESME_RX_T_APPN, which tells the SMSC to
+	// deliver it again later, so the submit_sm_resp and enquire_link behind
+	// it are read without delay. So is one that arrives while Close waits
+	// for the handlers in flight.
+	DeliverQueue int
 
 	// Transmitter section.
 
@@ -138,7 +156,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"Window", c.Window}, {"Binds", c.Binds}} {
+	}{{"Window", c.Window}, {"Binds", c.Binds}, {"DeliverWorkers", c.DeliverWorkers}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d is negative", f.name, f.v))
 		}
@@ -170,6 +188,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Binds == 0 {
 		c.Binds = 1
 	}
+	if c.DeliverWorkers == 0 {
+		c.DeliverWorkers = DefaultDeliverWorkers
+	}
+	if c.DeliverQueue == 0 {
+		// A negative queue stays negative, so that withDefaults may run
+		// again (NewTransmitter, then Dial) without turning "none" into
+		// the default; see deliverQueue.
+		c.DeliverQueue = DefaultDeliverQueue
+	}
 	def(&c.ResponseTimeout, DefaultResponseTimeout)
 	def(&c.EnquireLinkInterval, DefaultEnquireLinkInterval)
 	def(&c.ThrottleBackoff, DefaultThrottleBackoff)
@@ -180,6 +207,10 @@ func (c Config) withDefaults() (Config, error) {
 	c.MaxRebindBackoff = max(c.MaxRebindBackoff, c.RebindBackoff)
 	return c, nil
 }
+
+// deliverQueue is the capacity of the queue in front of the OnDeliver
+// workers.
+func (c *Config) deliverQueue() int { return max(c.DeliverQueue, 0) }
 
 // bindPDU returns the bind request for c's mode.
 func (c *Config) bindPDU() PDU {

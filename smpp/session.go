@@ -65,7 +65,11 @@ type SubmitResult struct {
 // A reader goroutine matches responses to requests by sequence number, so
 // up to Config.Window submit_sm are in flight at once; it answers
 // enquire_link, unbind and malformed PDUs itself and hands deliver_sm to
-// Config.OnDeliver. A keepalive goroutine sends enquire_link. When the
+// Config.DeliverWorkers goroutines running Config.OnDeliver. The reader
+// never waits for them: a deliver_sm they have no room for is answered at
+// once with ESME_RX_T_APPN, for the SMSC to retry, because a reader stopped
+// behind slow receipts would hold up every submit_sm_resp after them. A
+// keepalive goroutine sends enquire_link. When the
 // connection ends for any reason the session is dead for good: Done is
 // closed, Err says why, and a new session must be dialled ([Transmitter]
 // does that).
@@ -75,10 +79,11 @@ type Session struct {
 	smscID  string
 	limiter *rate.Limiter
 
-	window  chan struct{} // one token per submit_sm awaiting its response
-	probe   chan struct{} // asks the keepalive for an enquire_link now
-	inbound chan inbound  // deliver_sm for the OnDeliver goroutine
-	done    chan struct{} // closed when every goroutine has returned
+	window  chan struct{}  // one token per submit_sm awaiting its response
+	probe   chan struct{}  // asks the keepalive for an enquire_link now
+	inbound chan inbound   // deliver_sm waiting for an OnDeliver worker
+	done    chan struct{}  // closed when every goroutine has returned
+	busy    *atomic.Uint64 // deliver_sm refused for want of a worker; a Transmitter's shared counter
 
 	ctx         context.Context // cancelled when the session dies
 	cancel      context.CancelFunc
@@ -95,6 +100,17 @@ type Session struct {
 	closing  bool
 	pausedTo time.Time // no submit_sm before this, after throttling
 	throttle int       // consecutive throttling responses
+
+	// Deliveries in hand. Counting them, rather than asking the channel
+	// whether it has room, takes a deliver_sm whenever a worker or a queue
+	// slot is free, even if the worker is not yet back waiting on the
+	// channel, and lets Close wait for them. dmu is held while the reader
+	// queues a deliver_sm, so that a count of zero once dclosed is set
+	// stays zero.
+	dmu      sync.Mutex
+	dclosed  bool          // Close has begun waiting: refuse new deliver_sm
+	dpending int           // deliver_sm queued or in OnDeliver, at most DeliverWorkers + queue
+	didle    chan struct{} // closed once dclosed is set and dpending is 0
 }
 
 // call is a request awaiting its response.
@@ -118,18 +134,18 @@ type inbound struct {
 	resp PDU
 }
 
-// inboundQueue is how many deliver_sm may wait for OnDeliver. It exceeds
-// any SMSC's window of unacknowledged deliver_sm, so in practice the reader
-// never waits for OnDeliver and a slow handler does not hold up the
-// responses to submit_sm and enquire_link behind it.
-const inboundQueue = 256
-
 // Dial connects to cfg.Addr (over TLS if cfg.TLS is set), binds and returns
 // the bound session. A refused bind returns an error wrapping a
 // [*StatusError] with the SMSC's status (ESME_RINVPASWD, ...). ctx bounds
 // the connection and the bind, as does cfg.ResponseTimeout; it does not
 // outlive Dial.
 func Dial(ctx context.Context, cfg Config) (*Session, error) {
+	return dial(ctx, cfg, nil)
+}
+
+// dial is Dial counting refused deliver_sm in busy, when not nil: a
+// Transmitter keeps the count across the sessions it dials.
+func dial(ctx context.Context, cfg Config, busy *atomic.Uint64) (*Session, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -162,17 +178,27 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 		limiter: rate.NewLimiter(limit, 1),
 		window:  make(chan struct{}, cfg.Window),
 		probe:   make(chan struct{}, 1),
-		inbound: make(chan inbound, inboundQueue),
+		inbound: make(chan inbound, cfg.DeliverWorkers+cfg.deliverQueue()),
 		done:    make(chan struct{}),
+		busy:    busy,
 		pending: make(map[uint32]*call),
+		didle:   make(chan struct{}),
+	}
+	if s.busy == nil {
+		s.busy = new(atomic.Uint64)
 	}
 	s.seq.Store(1) // the bind's
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.quit, s.stopSubmits = context.WithCancel(s.ctx)
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.readLoop(br)
 	go s.keepalive()
-	go s.deliverLoop()
+	if cfg.OnDeliver != nil {
+		s.wg.Add(cfg.DeliverWorkers)
+		for range cfg.DeliverWorkers {
+			go s.deliverWorker()
+		}
+	}
 	go func() {
 		s.wg.Wait()
 		close(s.done)
@@ -629,37 +655,94 @@ func (s *Session) malformed(h Header, de *DecodeError) bool {
 	return true
 }
 
-// deliver queues a deliver_sm for the OnDeliver goroutine; a full queue
-// (an SMSC ignoring its own window) holds up the reader.
+// deliver hands a deliver_sm to the OnDeliver workers, or answers it
+// itself, without ever waiting: ESME_ROK when there is no OnDeliver,
+// ESME_RX_T_APPN when every worker is busy and the queue is full, or Close
+// is waiting for the handlers. The SMSC delivers a refused deliver_sm again
+// later, which costs a receipt some delay; waiting here would cost every
+// submit_sm_resp behind it the same delay.
 func (s *Session) deliver(in inbound) {
-	select {
-	case s.inbound <- in:
-	case <-s.ctx.Done():
+	if s.cfg.OnDeliver == nil {
+		s.reply(in.seq, in.resp, StatusOK)
+		return
 	}
+	s.dmu.Lock()
+	closing := s.dclosed
+	queued := !closing && s.dpending < cap(s.inbound)
+	if queued {
+		s.dpending++
+		s.inbound <- in // never blocks: the channel holds at most dpending
+	}
+	s.dmu.Unlock()
+	if queued {
+		return
+	}
+	if !closing {
+		s.busy.Add(1)
+	}
+	s.reply(in.seq, in.resp, StatusTempAppErr)
 }
 
-// deliverLoop passes deliver_sm to OnDeliver and answers each.
-func (s *Session) deliverLoop() {
+// deliverWorker runs OnDeliver for queued deliver_sm until the session
+// ends.
+func (s *Session) deliverWorker() {
 	defer s.wg.Done()
 	for {
 		select {
 		case in := <-s.inbound:
-			status := StatusOK
-			if s.cfg.OnDeliver != nil {
-				if err := s.cfg.OnDeliver(s.ctx, in.d); err != nil {
-					status = StatusTempAppErr
-					if se, ok := errors.AsType[*StatusError](err); ok {
-						status = se.Status
-					}
-				}
+			s.handleDeliver(in)
+			s.dmu.Lock()
+			s.dpending--
+			if s.dclosed && s.dpending == 0 {
+				close(s.didle)
 			}
-			if s.ctx.Err() != nil {
-				return // unanswered: the SMSC delivers it again
-			}
-			s.reply(in.seq, in.resp, status)
+			s.dmu.Unlock()
 		case <-s.ctx.Done():
 			return
 		}
+	}
+}
+
+// handleDeliver passes one deliver_sm to OnDeliver and answers it with
+// what OnDeliver returned: ESME_ROK only once it has returned nil, so a
+// receipt is acknowledged only after it was recorded.
+func (s *Session) handleDeliver(in inbound) {
+	if s.ctx.Err() != nil {
+		return // unanswered: the SMSC delivers it again
+	}
+	status := StatusOK
+	if err := s.cfg.OnDeliver(s.ctx, in.d); err != nil {
+		status = StatusTempAppErr
+		if se, ok := errors.AsType[*StatusError](err); ok && se.Status != StatusOK {
+			status = se.Status
+		}
+	}
+	if s.ctx.Err() != nil {
+		return // the connection is gone; the SMSC delivers it again
+	}
+	s.reply(in.seq, in.resp, status)
+}
+
+// stopDeliveries makes the reader refuse deliver_sm from now on and waits,
+// bounded by ctx, until those already queued or in OnDeliver have been
+// answered, so that a graceful Close loses no work a handler had begun.
+func (s *Session) stopDeliveries(ctx context.Context) error {
+	s.dmu.Lock()
+	if !s.dclosed {
+		s.dclosed = true
+		if s.dpending == 0 {
+			close(s.didle)
+		}
+	}
+	n := s.dpending
+	s.dmu.Unlock()
+	select {
+	case <-s.didle:
+		return nil
+	case <-s.ctx.Done():
+		return nil // the session died; its handlers have been told to stop
+	case <-ctx.Done():
+		return fmt.Errorf("smpp: close: waiting for %d deliver_sm handlers: %w", n, ctx.Err())
 	}
 }
 
@@ -689,10 +772,15 @@ func (s *Session) keepalive() {
 }
 
 // Close ends the session gracefully: it stops taking submissions, waits for
-// the responses to those in flight, sends unbind and waits for unbind_resp,
-// then closes the connection — each step bounded by ctx, after which the
-// connection is closed anyway. Closing a session that has already ended
-// returns nil and leaves Err as it was; otherwise Err returns ErrClosed.
+// the responses to those in flight, stops taking deliver_sm (answering them
+// ESME_RX_T_APPN, for the SMSC to deliver elsewhere or later) and waits for
+// the OnDeliver calls queued or running to return and be answered, sends
+// unbind and waits for unbind_resp, then closes the connection — each step
+// bounded by ctx, after which the connection is closed anyway and the
+// context of OnDeliver calls still running is cancelled; their deliver_sm
+// stay unanswered and the SMSC delivers them again. Closing a session that
+// has already ended returns nil and leaves Err as it was; otherwise Err
+// returns ErrClosed.
 func (s *Session) Close(ctx context.Context) error {
 	s.mu.Lock()
 	first := !s.closing
@@ -714,6 +802,9 @@ drain: // every window token held means nothing is in flight
 			err = fmt.Errorf("smpp: close: waiting for %d responses: %w", len(s.window), ctx.Err())
 			break drain
 		}
+	}
+	if err == nil && s.ctx.Err() == nil {
+		err = s.stopDeliveries(ctx)
 	}
 	if err == nil && s.ctx.Err() == nil {
 		if _, _, uerr := s.roundTrip(ctx, &Unbind{}, false); uerr != nil && s.ctx.Err() == nil {

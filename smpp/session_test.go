@@ -99,6 +99,7 @@ func TestDialInvalidConfig(t *testing.T) {
 		"negative TPS":  {Addr: "127.0.0.1:1", TPS: -1},
 		"bad window":    {Addr: "127.0.0.1:1", Window: -1},
 		"bad mode":      {Addr: "127.0.0.1:1", Mode: 7},
+		"bad workers":   {Addr: "127.0.0.1:1", DeliverWorkers: -1},
 	} {
 		_, err := smpp.Dial(context.Background(), cfg)
 		require.ErrorContains(t, err, "smpp: invalid config", name)

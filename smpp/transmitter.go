@@ -50,6 +50,7 @@ type Transmitter struct {
 	lastErr  error
 
 	submitted, failed, retries, throttled, binds atomic.Uint64
+	deliverBusy                                  atomic.Uint64 // shared by every session dialled
 	lastLatency                                  atomic.Int64
 }
 
@@ -61,6 +62,7 @@ type Stats struct {
 	Errors      uint64        // Submit calls that returned an error
 	Retries     uint64        // submit_sm sent again (throttled, lost, timed out)
 	Throttled   uint64        // ESME_RTHROTTLED and ESME_RMSGQFUL responses
+	DeliverBusy uint64        // deliver_sm refused with ESME_RX_T_APPN for want of an OnDeliver worker (Config.DeliverQueue)
 	LastLatency time.Duration // of the last successful Submit, waiting and retries included
 	LastError   error         // the last failed bind or ended session, nil if none
 }
@@ -99,7 +101,7 @@ func (t *Transmitter) maintain() {
 	defer t.wg.Done()
 	failures := 0
 	for {
-		s, err := Dial(t.ctx, t.cfg)
+		s, err := dial(t.ctx, t.cfg, &t.deliverBusy)
 		if err != nil {
 			if t.ctx.Err() != nil {
 				return
@@ -230,6 +232,7 @@ func (t *Transmitter) Stats() Stats {
 		Errors:      t.failed.Load(),
 		Retries:     t.retries.Load(),
 		Throttled:   t.throttled.Load(),
+		DeliverBusy: t.deliverBusy.Load(),
 		LastLatency: time.Duration(t.lastLatency.Load()),
 	}
 	t.mu.Lock()

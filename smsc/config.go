@@ -21,6 +21,10 @@ const (
 	DefaultReceiptExpiry  = 10 * time.Minute
 	DefaultCapacity       = 10000
 
+	DefaultReceiptRetry    = time.Second
+	DefaultMaxReceiptRetry = time.Minute
+	DefaultReceiptAttempts = 10
+
 	// SMSCSystemID is the system_id the server answers binds with.
 	SMSCSystemID = "otpd-smsc"
 )
@@ -46,8 +50,26 @@ type Config struct {
 	// Zero means DefaultReceiptTimeout.
 	ReceiptTimeout time.Duration
 
+	// ReceiptRetry is how long a receipt waits to be offered again once
+	// every bind that could take it has failed to acknowledge it: answered
+	// it with an error (ESME_RX_T_APPN from an ESME whose handlers are
+	// busy, say), left it unanswered for ReceiptTimeout, or gone away. The
+	// wait doubles after each such round, up to MaxReceiptRetry, and is
+	// jittered (half to all of it) so that receipts refused together do not
+	// all come back together — a real SMSC backs off the same way rather
+	// than hammer an ESME that said it is busy. Zero values mean
+	// DefaultReceiptRetry and DefaultMaxReceiptRetry.
+	ReceiptRetry    time.Duration
+	MaxReceiptRetry time.Duration
+
+	// ReceiptAttempts is how many deliver_sm a receipt is sent in, over
+	// all binds and rounds, before it is given up. Zero means
+	// DefaultReceiptAttempts.
+	ReceiptAttempts int
+
 	// ReceiptExpiry is how long a receipt no bind accepted is kept trying
-	// before it is dropped. Zero means DefaultReceiptExpiry.
+	// before it is dropped, whatever attempts it has left. Zero means
+	// DefaultReceiptExpiry.
 	ReceiptExpiry time.Duration
 
 	// Capacity is how many messages are kept; the oldest go first.
@@ -85,6 +107,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative receipt timeout %v", ErrInvalidConfig, c.ReceiptTimeout)
 	case c.ReceiptExpiry < 0:
 		return fmt.Errorf("%w: negative receipt expiry %v", ErrInvalidConfig, c.ReceiptExpiry)
+	case c.ReceiptRetry < 0 || c.MaxReceiptRetry < 0:
+		return fmt.Errorf("%w: negative receipt retry %v, max %v", ErrInvalidConfig, c.ReceiptRetry, c.MaxReceiptRetry)
+	case c.ReceiptAttempts < 0:
+		return fmt.Errorf("%w: negative receipt attempts %d", ErrInvalidConfig, c.ReceiptAttempts)
 	case c.Capacity < 0:
 		return fmt.Errorf("%w: negative capacity %d", ErrInvalidConfig, c.Capacity)
 	}
@@ -103,6 +129,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReceiptExpiry <= 0 {
 		c.ReceiptExpiry = DefaultReceiptExpiry
+	}
+	if c.ReceiptRetry <= 0 {
+		c.ReceiptRetry = DefaultReceiptRetry
+	}
+	if c.MaxReceiptRetry <= 0 {
+		c.MaxReceiptRetry = DefaultMaxReceiptRetry
+	}
+	c.MaxReceiptRetry = max(c.MaxReceiptRetry, c.ReceiptRetry)
+	if c.ReceiptAttempts <= 0 {
+		c.ReceiptAttempts = DefaultReceiptAttempts
 	}
 	if c.Capacity <= 0 {
 		c.Capacity = DefaultCapacity

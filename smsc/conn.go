@@ -310,18 +310,18 @@ func (c *conn) deliver(ctx context.Context, d *smpp.DeliverSM, timeout time.Dura
 		c.mu.Unlock()
 	}()
 	if !c.writeThen(d, seq, smpp.StatusOK, nil) {
-		return errConnClosed
+		return errNotSent
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case h := <-ch:
 		if h.Status != smpp.StatusOK {
-			return fmt.Errorf("smsc: %s answered with %s", h.CommandID, h.Status)
+			return fmt.Errorf("%w: %s answered with %s", errReceiptRefused, h.CommandID, h.Status)
 		}
 		return nil
 	case <-t.C:
-		return fmt.Errorf("smsc: no deliver_sm_resp within %v", timeout)
+		return fmt.Errorf("%w: no deliver_sm_resp within %v", errReceiptUnanswered, timeout)
 	case <-c.done:
 		return errConnClosed
 	case <-ctx.Done():
@@ -329,7 +329,14 @@ func (c *conn) deliver(ctx context.Context, d *smpp.DeliverSM, timeout time.Dura
 	}
 }
 
-var errConnClosed = errors.New("smsc: connection closed")
+// Why a receipt's deliver_sm failed, for the counters in Stats and for
+// counting attempts: one never written does not count.
+var (
+	errNotSent           = errors.New("smsc: connection closed before the deliver_sm was sent")
+	errConnClosed        = errors.New("smsc: connection closed")
+	errReceiptRefused    = errors.New("smsc: receipt refused")
+	errReceiptUnanswered = errors.New("smsc: receipt unanswered")
+)
 
 // resolve hands the answer h to the deliver_sm waiting for it, if any.
 func (c *conn) resolve(h smpp.Header) {

@@ -39,9 +39,15 @@
 // and what a cluster has to cope with: a receipt may arrive on another
 // node's bind than the one that submitted. [Faults.ReceiptsToOtherBind]
 // forces that case. When a bind does not answer the deliver_sm within
-// [Config.ReceiptTimeout], answers it with an error, or goes away, the
-// receipt is offered to the next bind; when none is left it waits for a new
-// bind, and gives up after [Config.ReceiptExpiry].
+// [Config.ReceiptTimeout], answers it with an error (ESME_RX_T_APPN: "busy,
+// try later"), or goes away, the receipt is offered to the next bind at
+// once; when every bind has failed it, it is offered to them again after a
+// backoff that starts at [Config.ReceiptRetry] and doubles each round, with
+// jitter, up to [Config.MaxReceiptRetry] — sooner to a bind that appears
+// meanwhile. With no bind at all it waits for one. It is given up after
+// [Config.ReceiptAttempts] failed deliver_sm or [Config.ReceiptExpiry],
+// whichever comes first; [Stats] counts refusals, timeouts, retries and
+// receipts given up.
 //
 // # Faults
 //

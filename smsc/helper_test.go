@@ -52,10 +52,11 @@ func setup(t *testing.T, cfg smsc.Config) *testBundle {
 	return &testBundle{srv: srv, addr: ln.Addr().String()}
 }
 
-// pdu is one PDU the client read.
+// pdu is one PDU the client read, and when.
 type pdu struct {
-	h smpp.Header
-	p smpp.PDU
+	h  smpp.Header
+	p  smpp.PDU
+	at time.Time
 }
 
 // client is a minimal ESME built from the codec alone: it writes what the
@@ -96,6 +97,7 @@ func (c *client) read() {
 	r := bufio.NewReader(c.conn)
 	for {
 		h, p, err := smpp.ReadPDU(r, 0)
+		at := time.Now()
 		if err != nil {
 			var de *smpp.DecodeError
 			if errors.As(err, &de) {
@@ -109,10 +111,10 @@ func (c *client) read() {
 			if c.autoAck.Load() {
 				c.writePDU(&smpp.DeliverSMResp{}, h.Sequence, smpp.StatusOK)
 			}
-			c.delivers <- pdu{h, d}
+			c.delivers <- pdu{h, d, at}
 			continue
 		}
-		c.resps <- pdu{h, p}
+		c.resps <- pdu{h, p, at}
 	}
 }
 
@@ -169,6 +171,18 @@ func (c *client) deliver() (smpp.Header, *smpp.DeliverSM) {
 	case <-time.After(waitTimeout):
 		c.t.Fatal("no deliver_sm from the server")
 		return smpp.Header{}, nil
+	}
+}
+
+// deliverAt returns the next deliver_sm and when it arrived.
+func (c *client) deliverAt() (smpp.Header, *smpp.DeliverSM, time.Time) {
+	c.t.Helper()
+	select {
+	case d := <-c.delivers:
+		return d.h, d.p.(*smpp.DeliverSM), d.at
+	case <-time.After(waitTimeout):
+		c.t.Fatal("no deliver_sm from the server")
+		return smpp.Header{}, nil, time.Time{}
 	}
 }
 

@@ -3,6 +3,9 @@ package smsc
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -19,7 +22,11 @@ type receiptJob struct {
 }
 
 // sendReceipt waits DLRDelay, then offers the receipt to the binds that may
-// take it until one acknowledges it, ctx ends or ReceiptExpiry passes.
+// take it until one acknowledges it, ctx ends, ReceiptAttempts deliver_sm
+// have failed or ReceiptExpiry passes. A failed deliver_sm moves the
+// receipt on to the next bind at once; when every bind has failed it, it
+// waits a backoff (see Config.ReceiptRetry) or for a new bind, then offers
+// it to all of them again.
 func (s *Server) sendReceipt(ctx context.Context, j receiptJob) {
 	if d := s.cfg.DLRDelay; d > 0 {
 		t := time.NewTimer(d)
@@ -41,59 +48,116 @@ func (s *Server) sendReceipt(ctx context.Context, j receiptJob) {
 		log.Error("smsc cannot encode receipt", "err", err)
 		return
 	}
+	giveUp := func(why string) {
+		s.mu.Lock()
+		s.stats.ReceiptsExpired++
+		s.mu.Unlock()
+		log.Warn("smsc receipt given up: no bind took it", "why", why)
+	}
 	tried := map[*conn]bool{}
+	attempts, rounds := 0, 0
+	var retryAt time.Time // when the binds tried get the receipt again
 	for {
 		c, bindsUp := s.receiptTarget(j, tried)
 		if c != nil {
 			tried[c] = true
 			err := c.deliver(ctx, d, s.cfg.ReceiptTimeout)
+			if errors.Is(err, errNotSent) {
+				continue // a bind going away: no attempt was made
+			}
+			attempts++
+			if attempts > 1 {
+				s.mu.Lock()
+				s.stats.ReceiptRetries++
+				s.mu.Unlock()
+			}
 			if err == nil {
 				s.mu.Lock()
 				s.stats.Receipts++
 				s.mu.Unlock()
-				log.Debug("smsc receipt delivered", "conn", c.id, "stat", r.State.Stat())
+				log.Debug("smsc receipt delivered", "conn", c.id, "stat", r.State.Stat(), "attempts", attempts)
 				return
 			}
 			if ctx.Err() != nil {
 				return
 			}
-			log.Info("smsc receipt not acknowledged, trying another bind", "conn", c.id, "err", err)
+			s.mu.Lock()
+			switch {
+			case errors.Is(err, errReceiptRefused):
+				s.stats.ReceiptsRefused++
+			case errors.Is(err, errReceiptUnanswered):
+				s.stats.ReceiptsUnanswered++
+			}
+			s.mu.Unlock()
+			if attempts >= s.cfg.ReceiptAttempts {
+				giveUp(fmt.Sprintf("%d attempts failed", attempts))
+				return
+			}
+			log.Info("smsc receipt not acknowledged, trying another bind or later", "conn", c.id, "err", err, "attempts", attempts)
 			continue
 		}
 		// Every bind has been tried, or there is none: wait for a new one,
-		// or (when some were tried) a while before trying them again.
-		if !s.awaitBind(ctx, expiry.C, bindsUp, tried) {
-			s.mu.Lock()
-			s.stats.ReceiptsExpired++
-			s.mu.Unlock()
-			log.Warn("smsc receipt expired: no bind took it", "after", s.cfg.ReceiptExpiry)
-			return
+		// or (when some were tried) for the backoff before trying them
+		// again. The backoff is fixed when the round ends, so binds coming
+		// and going meanwhile do not keep putting it off.
+		if len(tried) > 0 && retryAt.IsZero() {
+			retryAt = time.Now().Add(s.retryBackoff(rounds))
 		}
-		if ctx.Err() != nil {
+		switch awaitRetry(ctx, expiry.C, bindsUp, retryAt) {
+		case waitStopped:
 			return
+		case waitExpired:
+			giveUp(fmt.Sprintf("expired after %v", s.cfg.ReceiptExpiry))
+			return
+		case waitRetry:
+			clear(tried)
+			rounds++
+			retryAt = time.Time{}
+		case waitNewBind:
 		}
 	}
 }
 
-// awaitBind waits for a new bind, or, when some binds were tried, for
-// ReceiptTimeout before trying them again. It reports false when the
-// receipt expired.
-func (s *Server) awaitBind(ctx context.Context, expiry <-chan time.Time, bindsUp <-chan struct{}, tried map[*conn]bool) bool {
+// waitResult is what ended a receipt's wait.
+type waitResult uint8
+
+const (
+	waitStopped waitResult = iota // the server is shutting down
+	waitExpired                   // ReceiptExpiry passed
+	waitNewBind                   // a bind that may take it appeared
+	waitRetry                     // the backoff is over: try the binds again
+)
+
+// awaitRetry waits for a new bind, for retryAt (none when zero), for the
+// receipt to expire or for ctx.
+func awaitRetry(ctx context.Context, expiry <-chan time.Time, bindsUp <-chan struct{}, retryAt time.Time) waitResult {
 	var again <-chan time.Time
-	if len(tried) > 0 {
-		t := time.NewTimer(s.cfg.ReceiptTimeout)
+	if !retryAt.IsZero() {
+		t := time.NewTimer(time.Until(retryAt))
 		defer t.Stop()
 		again = t.C
 	}
 	select {
 	case <-ctx.Done():
+		return waitStopped
 	case <-expiry:
-		return false
+		return waitExpired
 	case <-bindsUp:
+		return waitNewBind
 	case <-again:
-		clear(tried)
+		return waitRetry
 	}
-	return true
+}
+
+// retryBackoff is the wait after the given number of rounds of failed
+// deliver_sm: ReceiptRetry doubled each round up to MaxReceiptRetry, then
+// half to all of it.
+func (s *Server) retryBackoff(rounds int) time.Duration {
+	d := s.cfg.ReceiptRetry << min(rounds, 20)
+	if d <= 0 || d > s.cfg.MaxReceiptRetry {
+		d = s.cfg.MaxReceiptRetry
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 // receiptTarget picks a bind for a receipt among those not yet tried, and

@@ -176,10 +176,18 @@ type Stats struct {
 	Duplicates   int `json:"duplicates"`    // messages whose destination and text were already stored
 	Undecodable  int `json:"undecodable"`   // messages whose text did not decode in their data_coding
 	Receipts     int `json:"receipts"`      // receipts an ESME acknowledged
+	// ReceiptsRefused and ReceiptsUnanswered count receipt deliver_sm an
+	// ESME answered with an error status (ESME_RX_T_APPN...) or left
+	// unanswered for ReceiptTimeout; ReceiptRetries the deliver_sm sent
+	// again for a receipt after a failed one (refused, unanswered, or its
+	// connection gone before the answer).
+	ReceiptsRefused    int `json:"receipts_refused"`
+	ReceiptsUnanswered int `json:"receipts_unanswered"`
+	ReceiptRetries     int `json:"receipt_retries"`
 	// ReceiptsScheduled counts receipts decided on; it is incremented
 	// before the submit is answered, so a test can read it right after.
 	ReceiptsScheduled int `json:"receipts_scheduled"`
-	ReceiptsExpired   int `json:"receipts_expired"` // receipts given up after ReceiptExpiry
+	ReceiptsExpired   int `json:"receipts_expired"` // receipts given up: ReceiptAttempts failed, or ReceiptExpiry passed
 }
 
 // Stats returns the counters.

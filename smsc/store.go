@@ -3,6 +3,7 @@ package smsc
 import (
 	"cmp"
 	"context"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -76,22 +77,21 @@ type partial struct {
 
 // store holds the messages. Server.mu guards it.
 type store struct {
-	capacity int
-	msgs     []Message // oldest first
-	seq      uint64    // messages ever stored; never reset, for WaitFor
+	msgs     ring
+	seq      uint64 // messages ever stored; never reset, for WaitFor
 	changed  chan struct{}
 	seen     map[string]int // to + "\x00" + text → stored messages, for duplicates
 	partials map[concatKey]*partial
 }
 
 func (st *store) init(capacity int) {
-	st.capacity = capacity
+	st.msgs.capacity = capacity
 	st.changed = make(chan struct{})
 	st.reset()
 }
 
 func (st *store) reset() {
-	st.msgs = nil
+	st.msgs.reset()
 	st.seen = map[string]int{}
 	st.partials = map[concatKey]*partial{}
 }
@@ -162,18 +162,15 @@ func (st *store) put(stats *Stats, parts []submitted) Message {
 	}
 	st.seen[key]++
 	stats.Messages++
-	if len(st.msgs) >= st.capacity {
-		old := st.msgs[0]
+	st.seq++
+	m.seq = st.seq
+	if old, evicted := st.msgs.push(m); evicted {
 		if k := old.To + "\x00" + old.Text; st.seen[k] <= 1 {
 			delete(st.seen, k)
 		} else {
 			st.seen[k]--
 		}
-		st.msgs = slices.Delete(st.msgs, 0, 1)
 	}
-	st.seq++
-	m.seq = st.seq
-	st.msgs = append(st.msgs, m)
 	close(st.changed)
 	st.changed = make(chan struct{})
 	return m
@@ -186,7 +183,7 @@ func (s *Server) Messages(to string) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []Message{}
-	for _, m := range s.store.msgs {
+	for m := range s.store.msgs.all() {
 		if matchTo(m.To, to) {
 			m.MessageIDs = slices.Clone(m.MessageIDs)
 			out = append(out, m)
@@ -208,7 +205,9 @@ func (s *Server) WaitFor(ctx context.Context, match func(Message) bool) (Message
 	s.mu.Lock()
 	checked := uint64(0)
 	for {
-		for _, m := range s.store.msgs {
+		// Only the messages stored since the last look are new, and
+		// they are the newest: skip the rest rather than test them again.
+		for m := range s.store.msgs.newest(s.store.seq - checked) {
 			if m.seq > checked && match(m) {
 				s.mu.Unlock()
 				m.MessageIDs = slices.Clone(m.MessageIDs)
@@ -230,4 +229,52 @@ func (s *Server) WaitFor(ctx context.Context, match func(Message) bool) (Message
 // To matches the messages to a destination, as Messages does.
 func To(to string) func(Message) bool {
 	return func(m Message) bool { return matchTo(m.To, to) }
+}
+
+// ring holds the newest messages, at most capacity of them, oldest first
+// from head. A full ring overwrites its oldest message in place: dropping
+// it from the front of a slice instead would move every other message, an
+// O(capacity) copy under the server's lock for each submit.
+type ring struct {
+	capacity int
+	buf      []Message // grows to capacity, then is reused
+	head     int       // the oldest message, once buf is full
+}
+
+func (r *ring) reset() {
+	r.buf, r.head = nil, 0
+}
+
+// push adds m as the newest message and returns the oldest one if it had
+// to make room for it.
+func (r *ring) push(m Message) (evicted Message, ok bool) {
+	if len(r.buf) < r.capacity {
+		// Grown on demand: a large capacity costs nothing until used.
+		r.buf = append(r.buf, m)
+		return Message{}, false
+	}
+	evicted = r.buf[r.head]
+	r.buf[r.head] = m
+	r.head = (r.head + 1) % len(r.buf)
+	return evicted, true
+}
+
+// all yields every message, oldest first.
+func (r *ring) all() iter.Seq[Message] { return r.newest(uint64(len(r.buf))) }
+
+// newest yields the newest n messages (all of them when there are fewer),
+// oldest first.
+func (r *ring) newest(n uint64) iter.Seq[Message] {
+	return func(yield func(Message) bool) {
+		size := len(r.buf)
+		skip := 0
+		if n < uint64(size) {
+			skip = size - int(n)
+		}
+		for i := skip; i < size; i++ {
+			if !yield(r.buf[(r.head+i)%size]) {
+				return
+			}
+		}
+	}
 }

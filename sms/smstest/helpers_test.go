@@ -147,6 +147,9 @@ type stackOptions struct {
 	renderer    otpd.Renderer // message.New() when nil
 	sendTimeout time.Duration // one channel call; 5 s when zero
 	workers     int           // dispatcher workers; 32 when zero
+	// beforeReceipt, when set, runs in OnDeliver before the receipt is
+	// recorded, as a slow store would; an error refuses the deliver_sm.
+	beforeReceipt func(ctx context.Context) error
 }
 
 // stack is otpd wired as `otpd serve` wires it, minus HTTP: a SQLite store,
@@ -200,6 +203,11 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 			case <-engineReady:
 			case <-ctx.Done():
 				return ctx.Err()
+			}
+			if o.beforeReceipt != nil {
+				if err := o.beforeReceipt(ctx); err != nil {
+					return err
+				}
 			}
 			return handleReceipt(ctx, st.engine, name, d, &st.recs)
 		}
@@ -301,6 +309,16 @@ func receiptStatus(s smpp.MessageState) (status otpd.MessageStatus, final bool) 
 		return otpd.MessageFailed, true
 	}
 	return "", false
+}
+
+// waitBound waits for every route's transmitter to have a bind up. A test
+// that counts delivery attempts needs it: the router skips a route that is
+// not bound yet, which costs the message an attempt.
+func (st *stack) waitBound(tb testing.TB) {
+	tb.Helper()
+	for name, tx := range st.tx {
+		eventually(tb, "route "+name+" to bind", func() bool { return tx.Bound() > 0 })
+	}
 }
 
 // phone returns the i-th test number of a block: UK numbers reserved for

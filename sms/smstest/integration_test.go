@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func TestReceiptDelivered(t *testing.T) {
 	ctx := context.Background()
 	c := startSMSC(t, smsc.Config{SystemID: systemID, Password: password})
 	st := newStack(t, stackOptions{routes: []routeSpec{{name: "carrier", esme: esmeConfig(c.addr), opts: sms.SMPPOptions{Source: "Acme"}}}})
+	st.waitBound(t)
 
 	to := phone(0, 1)
 	v := st.start(t, to)
@@ -149,6 +151,7 @@ func TestThrottlingAndQueueFull(t *testing.T) {
 			const n = 40
 			c := startSMSC(t, smsc.Config{SystemID: systemID, Password: password, Faults: tc.faults})
 			st := newStack(t, stackOptions{routes: []routeSpec{{name: "carrier", esme: esmeConfig(c.addr)}}})
+			st.waitBound(t)
 
 			tos := make([]string, n)
 			for j := range tos {
@@ -421,4 +424,72 @@ func routeNames(rs []*sms.Route) []string {
 		names = append(names, r.Name)
 	}
 	return names
+}
+
+// Receipts the ESME records more slowly than they arrive do not hold up
+// submissions (issue #3). With the bind's only receipt worker stuck on a
+// slow store write, the session refuses the receipts behind it with
+// ESME_RX_T_APPN instead of stopping its reader, so every later message is
+// still submitted and its outcome recorded; once the worker is free, the
+// SMSC's redeliveries mark every message delivered, each receipt recorded
+// and acknowledged once.
+func TestSlowReceiptsDoNotHoldSubmissions(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	c := startSMSC(t, smsc.Config{SystemID: systemID, Password: password,
+		ReceiptRetry: 20 * time.Millisecond, MaxReceiptRetry: 200 * time.Millisecond, ReceiptAttempts: 1000})
+	cfg := esmeConfig(c.addr)
+	cfg.DeliverWorkers, cfg.DeliverQueue = 1, -1
+	gate := make(chan struct{})
+	held := make(chan struct{}, 1)
+	var first atomic.Bool
+	st := newStack(t, stackOptions{
+		routes: []routeSpec{{name: "carrier", esme: cfg}},
+		beforeReceipt: func(ctx context.Context) error {
+			if !first.CompareAndSwap(false, true) {
+				return nil
+			}
+			held <- struct{}{}
+			select {
+			case <-gate:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	})
+
+	st.start(t, phone(8, 0))
+	select {
+	case <-held: // its receipt holds the only worker from here on
+	case <-time.After(waitTimeout):
+		t.Fatal("the first receipt never reached OnDeliver")
+	}
+	// A first batch, whose receipts are refused while the worker is held;
+	// then a second, submitted with the reader past those refusals.
+	tx := st.tx["carrier"]
+	for _, batch := range [][2]int{{1, n / 2}, {n / 2, n}} {
+		var tos []string
+		for i := batch[0]; i < batch[1]; i++ {
+			tos = append(tos, phone(8, i))
+		}
+		st.startMany(t, tos)
+		for _, to := range tos {
+			c.waitFor(t, to)
+		}
+		eventually(t, "the receipts behind the held one to be refused", func() bool { return tx.Stats().DeliverBusy >= uint64(batch[1]-1) })
+	}
+	st.waitAll(t, n, otpd.MessageSent)
+	require.Zero(t, st.recs.recorded.Load(), "no receipt recorded while the worker is held")
+
+	close(gate)
+	st.waitAll(t, n, otpd.MessageDelivered)
+	eventually(t, "the SMSC to see every receipt acknowledged", func() bool { return c.srv.Stats().Receipts == n })
+	require.Equal(t, int64(n), st.recs.recorded.Load(), "each receipt recorded once: %s", &st.recs)
+	require.Zero(t, st.recs.unknown.Load())
+	ss := c.srv.Stats()
+	require.GreaterOrEqual(t, ss.ReceiptsRefused, n-1)
+	require.Equal(t, ss.ReceiptsRefused+ss.ReceiptsUnanswered, ss.ReceiptRetries, "every failed receipt was sent again")
+	require.Zero(t, ss.ReceiptsExpired)
+	require.Equal(t, n, ss.Messages, "nothing submitted twice")
 }
