@@ -27,9 +27,13 @@ type Engine struct {
 	admin    [32]byte // SHA-256 of the admin token
 	hasAdmin bool
 	notify   func()
-	sendTO   time.Duration
-	obs      Observer
-	log      *slog.Logger
+	// notifyEvents wakes the webhook dispatcher after events are written.
+	notifyEvents  func()
+	eventData     func(*Verification, time.Time) ([]byte, error)
+	webhookWindow time.Duration
+	sendTO        time.Duration
+	obs           Observer
+	log           *slog.Logger
 }
 
 // Config is what an Engine needs.
@@ -44,6 +48,16 @@ type Config struct {
 	// Notify is called after a message is queued, to wake the delivery
 	// dispatcher without a polling delay. Optional.
 	Notify func()
+	// NotifyEvents is called after events are written, to wake the webhook
+	// dispatcher. Optional.
+	NotifyEvents func()
+	// EventData encodes the verification as the API shows it at the given
+	// time, for the data of events (httpapi.EventData does). When nil the
+	// engine records no events: no webhooks, an empty events list.
+	EventData func(v *Verification, at time.Time) ([]byte, error)
+	// WebhookRetryWindow is how long an event's delivery is retried;
+	// DefaultWebhookRetryWindow when zero.
+	WebhookRetryWindow time.Duration
 	// Observer receives counts for metrics. Optional.
 	Observer Observer
 	// SendTimeout bounds one call to a channel; DefaultSendTimeout when
@@ -88,15 +102,18 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, errors.New("otpd: engine needs a store, a keyring and a renderer")
 	}
 	e := &Engine{
-		store:    cfg.Store,
-		keyring:  cfg.Keyring,
-		channels: cfg.Channels,
-		renderer: cfg.Renderer,
-		now:      cfg.Now,
-		notify:   cfg.Notify,
-		sendTO:   cfg.SendTimeout,
-		obs:      cfg.Observer,
-		log:      cfg.Logger,
+		store:         cfg.Store,
+		keyring:       cfg.Keyring,
+		channels:      cfg.Channels,
+		renderer:      cfg.Renderer,
+		now:           cfg.Now,
+		notify:        cfg.Notify,
+		notifyEvents:  cfg.NotifyEvents,
+		eventData:     cfg.EventData,
+		webhookWindow: cfg.WebhookRetryWindow,
+		sendTO:        cfg.SendTimeout,
+		obs:           cfg.Observer,
+		log:           cfg.Logger,
 	}
 	if e.channels == nil {
 		e.channels = map[ChannelName]Channel{}
@@ -106,6 +123,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if e.notify == nil {
 		e.notify = func() {}
+	}
+	if e.notifyEvents == nil {
+		e.notifyEvents = func() {}
+	}
+	if e.webhookWindow <= 0 {
+		e.webhookWindow = DefaultWebhookRetryWindow
 	}
 	if e.sendTO <= 0 {
 		e.sendTO = DefaultSendTimeout

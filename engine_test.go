@@ -81,6 +81,7 @@ func setup(t *testing.T, mutate ...func(*otpd.Service)) *testBundle {
 		Renderer:   message.New(),
 		AdminToken: adminToken,
 		Now:        b.clock.now,
+		EventData:  eventData,
 	})
 	require.NoError(t, err)
 	svc := &otpd.Service{Name: "Acme Bank", Policy: otpd.DefaultPolicy(), Channels: []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelEmail}}

@@ -175,6 +175,12 @@ type Verification struct {
 	LastSentAt time.Time
 
 	Messages []*Message // oldest first
+
+	// Events are the events of the change being written: the engine
+	// appends them while it changes the verification, and the store writes
+	// them in the same transaction as the change (CreateVerification,
+	// UpdateVerification). Stores do not load them back.
+	Events []*Event
 }
 
 // Message is one send of a verification's code on one channel. Queued
@@ -240,5 +246,6 @@ func (v *Verification) Clone() *Verification {
 		mc.Refs = append([]string(nil), m.Refs...)
 		c.Messages[i] = &mc
 	}
+	c.Events = append([]*Event(nil), v.Events...)
 	return &c
 }

@@ -130,10 +130,15 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 		return nil, err
 	}
 	v.Messages = []*Message{newMessage(v, channel, now)}
+	if err := e.emit(v, EventVerificationCreated, "", now); err != nil {
+		return nil, err
+	}
 	if err := e.store.CreateVerification(ctx, v); err != nil {
 		return nil, fmt.Errorf("create verification: %w", err)
 	}
+	v.Events = nil
 	e.notify()
+	e.notifyEvents()
 	e.obs.VerificationStarted(channel)
 	return v, nil
 }
@@ -265,11 +270,12 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 		v.UpdatedAt = now
 		if valid = hmac.Equal(sum, v.CodeHash); valid {
 			v.Status = StatusApproved
-			return nil
+			return e.emit(v, EventVerificationApproved, "", now)
 		}
 		v.Attempts++
 		if v.Attempts >= v.MaxAttempts {
 			v.Status = StatusMaxAttemptsReached
+			return e.emit(v, EventVerificationMaxAttempts, "", now)
 		}
 		return nil
 	})
@@ -278,6 +284,9 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 			e.obs.VerificationChecked(CheckClosed)
 		}
 		return CheckResult{}, err
+	}
+	if v.Status != StatusPending {
+		e.notifyEvents()
 	}
 	switch {
 	case valid:
@@ -379,15 +388,20 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 // Cancel closes a pending verification; its code no longer works and
 // queued messages are not sent.
 func (e *Engine) Cancel(ctx context.Context, serviceID, id string) (*Verification, error) {
-	return e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
+	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
 		now := e.Now()
 		if st := v.StatusAt(now); st != StatusPending {
 			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be canceled", st)}
 		}
 		v.Status = StatusCanceled
 		v.UpdatedAt = now
-		return nil
+		return e.emit(v, EventVerificationCanceled, "", now)
 	})
+	if err != nil {
+		return nil, err
+	}
+	e.notifyEvents()
+	return v, nil
 }
 
 // RetryAfterSeconds rounds a wait up to whole seconds, at least 1, as the

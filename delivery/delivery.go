@@ -40,13 +40,42 @@ type DeliverFunc func(ctx context.Context, m otpd.ClaimedMessage) error
 
 // Dispatcher claims queued messages and delivers them.
 type Dispatcher struct {
-	store otpd.Store
-	opts  Options
-	wake  chan struct{}
+	pool *Pool[otpd.ClaimedMessage]
 }
 
 // New returns a dispatcher for the store's queue.
 func New(store otpd.Store, opts Options) *Dispatcher {
+	return &Dispatcher{pool: NewPool("message", store.ClaimMessages, func(m otpd.ClaimedMessage) string { return m.MessageID }, opts)}
+}
+
+// Notify wakes the claim loop. It never blocks.
+func (d *Dispatcher) Notify() { d.pool.Notify() }
+
+// Run claims and delivers messages until ctx ends, then waits up to
+// ShutdownGrace for in-flight sends before returning. Sends run with a
+// context of their own so that shutting down does not cut a send in half.
+func (d *Dispatcher) Run(ctx context.Context, deliver DeliverFunc) error {
+	return d.pool.Run(ctx, deliver)
+}
+
+// ClaimFunc leases up to limit due jobs for lease, as the store's Claim
+// methods do.
+type ClaimFunc[T any] func(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]T, error)
+
+// Pool is a claim loop over one kind of leased job (messages, webhook
+// events) with a bounded number of workers: the part of a dispatcher that
+// does not depend on what the jobs are.
+type Pool[T any] struct {
+	what  string         // names the jobs in logs
+	idOf  func(T) string // a job's id, for logs (never its contents: they may hold personal data)
+	claim ClaimFunc[T]
+	opts  Options
+	wake  chan struct{}
+}
+
+// NewPool returns a pool that claims jobs with claim; what names them in
+// logs ("message", "event") and idOf gives a job's id for logs.
+func NewPool[T any](what string, claim ClaimFunc[T], idOf func(T) string, opts Options) *Pool[T] {
 	if opts.Workers <= 0 {
 		opts.Workers = 32
 	}
@@ -65,33 +94,33 @@ func New(store otpd.Store, opts Options) *Dispatcher {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Dispatcher{store: store, opts: opts, wake: make(chan struct{}, 1)}
+	return &Pool[T]{what: what, idOf: idOf, claim: claim, opts: opts, wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the claim loop. It never blocks.
-func (d *Dispatcher) Notify() {
+func (p *Pool[T]) Notify() {
 	select {
-	case d.wake <- struct{}{}:
+	case p.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run claims and delivers messages until ctx ends, then waits up to
-// ShutdownGrace for in-flight sends before returning. Sends run with a
-// context of their own so that shutting down does not cut a send in half.
-func (d *Dispatcher) Run(ctx context.Context, deliver DeliverFunc) error {
+// Run claims jobs and hands each to handle until ctx ends, then waits up to
+// ShutdownGrace for in-flight jobs before returning. Jobs run with a
+// context of their own so that shutting down does not cut one in half.
+func (p *Pool[T]) Run(ctx context.Context, handle func(context.Context, T) error) error {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
 
-	slots := make(chan struct{}, d.opts.Workers)
+	slots := make(chan struct{}, p.opts.Workers)
 	var wg sync.WaitGroup
 	defer func() {
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(d.opts.ShutdownGrace):
-			// Unfinished claims run out their lease and are sent again.
+		case <-time.After(p.opts.ShutdownGrace):
+			// Unfinished claims run out their lease and are handled again.
 			cancelSends()
 			<-done
 		}
@@ -100,25 +129,25 @@ func (d *Dispatcher) Run(ctx context.Context, deliver DeliverFunc) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		free := d.opts.Workers - len(slots)
-		var claimed []otpd.ClaimedMessage
+		free := p.opts.Workers - len(slots)
+		var claimed []T
 		if free > 0 {
 			var err error
-			claimed, err = d.store.ClaimMessages(ctx, d.opts.Now().UTC(), d.opts.Lease, free)
+			claimed, err = p.claim(ctx, p.opts.Now().UTC(), p.opts.Lease, free)
 			if err != nil && ctx.Err() == nil {
-				d.opts.Logger.ErrorContext(ctx, "claiming messages", "err", err)
+				p.opts.Logger.ErrorContext(ctx, "claiming "+p.what+"s", "err", err)
 			}
 		}
-		for _, m := range claimed {
+		for _, job := range claimed {
 			slots <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer func() { <-slots; wg.Done() }()
-				if err := deliver(sendCtx, m); err != nil {
-					d.opts.Logger.ErrorContext(sendCtx, "delivering message", "message_id", m.MessageID, "err", err)
+				if err := handle(sendCtx, job); err != nil {
+					p.opts.Logger.ErrorContext(sendCtx, "handling "+p.what, p.what+"_id", p.idOf(job), "err", err)
 				}
 				// A freed worker may have more to claim.
-				d.Notify()
+				p.Notify()
 			}()
 		}
 		if len(claimed) > 0 && len(claimed) == free {
@@ -128,11 +157,11 @@ func (d *Dispatcher) Run(ctx context.Context, deliver DeliverFunc) error {
 			}
 			continue
 		}
-		timer.Reset(d.opts.PollInterval)
+		timer.Reset(p.opts.PollInterval)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-d.wake:
+		case <-p.wake:
 		case <-timer.C:
 		}
 	}

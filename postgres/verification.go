@@ -105,12 +105,6 @@ const (
 		ORDER BY next_attempt_at, id LIMIT $3
 		FOR NO KEY UPDATE SKIP LOCKED)
 	RETURNING id, verification_id, service_id, next_attempt_at`
-	sqlExpireVerifications = `UPDATE verifications SET status = 'expired', updated_at = $1
-	WHERE id IN (
-		SELECT id FROM verifications
-		WHERE status = 'pending' AND expires_at <= $2
-		ORDER BY expires_at LIMIT $3
-		FOR NO KEY UPDATE SKIP LOCKED)`
 	// Messages go with their verification: ON DELETE CASCADE.
 	sqlPurgeVerifications = `DELETE FROM verifications
 	WHERE id IN (
@@ -284,6 +278,9 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 			return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 		}
 		queueInsertMessage(b, v, m)
+	}
+	if err := queueInsertEvents(b, v); err != nil {
+		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 	}
 	// Wake every node's Listen once this has committed; see notify.go.
 	if queuesMessage(nil, v) {
@@ -502,7 +499,7 @@ func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
 			b.Queue(sqlUpdateMessage, append(messageArgs(m), c.DropLease, m.ID, after.ID)...)
 		}
 	}
-	return nil
+	return queueInsertEvents(b, after)
 }
 
 // FindMessageByRef returns the message a receipt's ref belongs to.
@@ -563,16 +560,6 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Dur
 		msgs[i] = c.ClaimedMessage
 	}
 	return msgs, nil
-}
-
-// ExpireVerifications marks up to limit pending verifications that expired
-// at now as expired, those that expired first first.
-func (s *Store) ExpireVerifications(ctx context.Context, now time.Time, limit int) (int, error) {
-	n, err := s.execCount(ctx, sqlExpireVerifications, limit, ts(now), ts(now))
-	if err != nil {
-		return 0, fmt.Errorf("postgres: expire verifications: %w", err)
-	}
-	return n, nil
 }
 
 // PurgeVerifications deletes up to limit verifications created before t that

@@ -238,13 +238,16 @@ var (
 		sqlInsertKey, sqlDeleteKey, sqlTouchKey,
 		sqlInsertVerification, sqlGetVerification, sqlGetMessages, sqlUpdateVerification,
 		sqlInsertMessage, sqlUpdateMessage, sqlInsertRef,
-		sqlClaimMessages, sqlExpireVerifications, sqlPurgeVerifications,
+		sqlClaimMessages, sqlPurgeVerifications,
+		sqlInsertEvent, sqlClaimEvents, sqlInsertAttempt, sqlSetDelivery, sqlRedeliverEvent,
+		sqlPurgeEvents, sqlSaveEarlyReceipt, sqlTakeEarlyReceipts, sqlPurgeEarlyReceipts,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
+		sqlGetEvent, sqlListAttempts, sqlDueForExpiry,
 	}
 )
 

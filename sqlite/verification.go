@@ -79,11 +79,6 @@ const (
 		ORDER BY next_attempt_at, id LIMIT ?)
 	RETURNING id, verification_id, service_id, next_attempt_at`
 
-	sqlExpireVerifications = `UPDATE verifications SET status = 'expired', updated_at = ?
-	WHERE id IN (
-		SELECT id FROM verifications
-		WHERE status = 'pending' AND expires_at <= ?
-		ORDER BY expires_at LIMIT ?)`
 	// Messages go with their verification: ON DELETE CASCADE.
 	sqlPurgeVerifications = `DELETE FROM verifications
 	WHERE id IN (
@@ -296,7 +291,7 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 				return err
 			}
 		}
-		return nil
+		return insertEvents(tx, v)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
@@ -485,7 +480,7 @@ func writeChanges(tx *txn, before, after *otpd.Verification) error {
 			}
 		}
 	}
-	return nil
+	return insertEvents(tx, after)
 }
 
 // truncateVerification brings v's times to what the store keeps.
@@ -539,16 +534,6 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Dur
 		msgs[i] = c.ClaimedMessage
 	}
 	return msgs, nil
-}
-
-// ExpireVerifications marks up to limit pending verifications that expired
-// at now as expired, those that expired first first.
-func (s *Store) ExpireVerifications(ctx context.Context, now time.Time, limit int) (int, error) {
-	n, err := s.execCount(ctx, sqlExpireVerifications, limit, millis(now), millis(now))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: expire verifications: %w", err)
-	}
-	return n, nil
 }
 
 // PurgeVerifications deletes up to limit verifications created before t that

@@ -63,10 +63,12 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ListVerifications", func(t *testing.T) { t.Parallel(); testListVerifications(t, newStore) })
 	t.Run("FindPending", func(t *testing.T) { t.Parallel(); testFindPending(t, newStore) })
 	t.Run("ClaimMessages", func(t *testing.T) { t.Parallel(); testClaimMessages(t, newStore) })
-	t.Run("ExpireVerifications", func(t *testing.T) { t.Parallel(); testExpireVerifications(t, newStore) })
+	t.Run("DueForExpiry", func(t *testing.T) { t.Parallel(); testDueForExpiry(t, newStore) })
 	t.Run("PurgeVerifications", func(t *testing.T) { t.Parallel(); testPurgeVerifications(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
 	t.Run("MessageRefs", func(t *testing.T) { t.Parallel(); testMessageRefs(t, newStore) })
+	t.Run("EarlyReceipts", func(t *testing.T) { t.Parallel(); testEarlyReceipts(t, newStore) })
+	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
 }
 
 // testBundle is what a subtest works with.

@@ -26,6 +26,7 @@ import (
 	"github.com/otpd/otpd/postgres"
 	"github.com/otpd/otpd/smpp"
 	"github.com/otpd/otpd/sqlite"
+	"github.com/otpd/otpd/webhook"
 )
 
 const (
@@ -119,16 +120,28 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
+	webhooks := webhook.New(webhook.Config{
+		Store:     store,
+		Body:      httpapi.EventBody,
+		Timeout:   cfg.WebhookTimeout,
+		Workers:   cfg.WebhookWorkers,
+		UserAgent: "otpd-webhook/" + version,
+		Observer:  metrics.NewWebhooks(reg),
+		Logger:    log,
+	})
 	engine, err = otpd.NewEngine(otpd.Config{
-		Store:       store,
-		Keyring:     keyring,
-		Channels:    channels,
-		Renderer:    message.New(),
-		AdminToken:  adminToken,
-		Notify:      dispatcher.Notify,
-		SendTimeout: cfg.DeliveryLease / 2,
-		Observer:    metrics.New(reg),
-		Logger:      log,
+		Store:              store,
+		Keyring:            keyring,
+		Channels:           channels,
+		Renderer:           message.New(),
+		AdminToken:         adminToken,
+		Notify:             dispatcher.Notify,
+		NotifyEvents:       webhooks.Notify,
+		EventData:          httpapi.EventData,
+		WebhookRetryWindow: cfg.WebhookRetryWindow,
+		SendTimeout:        cfg.DeliveryLease / 2,
+		Observer:           metrics.New(reg),
+		Logger:             log,
 	})
 	if err != nil {
 		return err
@@ -191,6 +204,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	wg.Go(func() {
 		_ = dispatcher.Run(workCtx, engine.Deliver)
 	})
+	wg.Go(func() { _ = webhooks.Run(workCtx) })
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
 	// Messages queued on other nodes wake this node's dispatcher at once
 	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
