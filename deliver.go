@@ -100,7 +100,14 @@ func (e *Engine) compose(svc *Service, v *Verification, m *Message, now time.Tim
 }
 
 // recordSend writes the outcome of a send attempt.
+//
+// The outcome is written even when ctx has ended: a send cut short by a
+// shutdown is recorded as a temporary failure, which reschedules the
+// message and drops its lease, so another node sends it within seconds
+// instead of after the lease runs out.
 func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResult, sendErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var done MessageStatus
 	var queuedFor time.Duration
 	var retried bool
@@ -186,6 +193,9 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 }
 
 var errStale = errors.New("stale claim")
+
+// recordTimeout bounds the write of a send's outcome.
+const recordTimeout = 10 * time.Second
 
 // failIfExhausted fails a pending verification none of whose messages can
 // still reach the person.

@@ -216,3 +216,52 @@ func (s *interleaved) TakeEarlyReceipts(ctx context.Context, refs []string) ([]o
 	s.takeOnce.Do(func() { close(s.taken) })
 	return rs, err
 }
+
+// blocking is a channel whose sends last until their context ends.
+type blocking struct{ started chan struct{} }
+
+func (b blocking) Send(ctx context.Context, _ *otpd.Outbound) (otpd.SendResult, error) {
+	close(b.started)
+	<-ctx.Done()
+	return otpd.SendResult{}, ctx.Err()
+}
+
+func (blocking) Ready(context.Context) error { return nil }
+
+// TestSendCutShortIsRescheduled: a send whose context ends (a shutdown
+// past its grace) is still recorded, as a temporary failure, so the message
+// leaves its lease and is tried again soon, on any node.
+func TestSendCutShortIsRescheduled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ch := blocking{started: make(chan struct{})}
+	e, err := otpd.NewEngine(otpd.Config{
+		Store: b.store, Keyring: otpd.NewKeyring(time.Now()), Renderer: message.New(), Now: b.clock.now,
+		Channels: map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: ch},
+	})
+	require.NoError(t, err)
+	v, err := e.Start(context.Background(), b.svc.ID, otpd.StartRequest{To: "+447700900123"})
+	require.NoError(t, err)
+	claimed, err := b.store.ClaimMessages(context.Background(), b.clock.now(), time.Hour, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Deliver(ctx, claimed[0]) }()
+	<-ch.started
+	cancel()
+	require.NoError(t, <-done)
+
+	got, err := e.GetVerification(context.Background(), b.svc.ID, v.ID)
+	require.NoError(t, err)
+	m := got.Messages[0]
+	require.Equal(t, otpd.MessageQueued, m.Status)
+	require.Equal(t, 1, m.Attempts)
+	require.Contains(t, m.Error, "context canceled")
+	// The hour-long lease is gone: the message is claimable at its retry
+	// time, seconds away.
+	again, err := b.store.ClaimMessages(context.Background(), b.clock.now().Add(time.Minute), time.Hour, 10)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+}

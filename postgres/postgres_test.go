@@ -271,7 +271,7 @@ func TestPoolDefaults(t *testing.T) {
 	t.Parallel()
 	cfg, err := postgres.ParseConfig("postgres://otpd@db.example.com/otpd")
 	require.NoError(t, err)
-	require.Equal(t, int32(max(4, runtime.GOMAXPROCS(0))), cfg.MaxConns)
+	require.Equal(t, int32(max(8, 4*runtime.GOMAXPROCS(0))), cfg.MaxConns)
 	require.Equal(t, 5*time.Minute, cfg.MaxConnLifetimeJitter)
 	require.Equal(t, time.Hour, cfg.MaxConnLifetime)
 	require.Equal(t, "otpd", cfg.ConnConfig.RuntimeParams["application_name"])
