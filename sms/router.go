@@ -3,7 +3,8 @@
 //
 // Each destination is matched against every route's prefixes; the routes
 // with the longest matching prefix are tried in priority order, and a route
-// that is down or refuses a message temporarily hands it to the next one.
+// that is down, refuses a message temporarily or uses up its share of the
+// send's time hands it to the next one (see Router.Send).
 // A permanent refusal (an invalid number, say) is final: another route
 // would refuse it too, and trying costs money.
 package sms
@@ -12,9 +13,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/otpd/otpd"
@@ -32,9 +35,10 @@ type Route struct {
 
 // Router is the SMS channel: it sends each message on the best route.
 type Router struct {
-	routes []*Route
-	now    func() time.Time
-	obs    Observer
+	routes   []*Route
+	now      func() time.Time
+	obs      Observer
+	minShare time.Duration // MinRouteShare; shorter in tests
 }
 
 // Observer is told of every send on a route, for metrics. It must not block.
@@ -68,7 +72,7 @@ func NewRouter(routes []*Route) (*Router, error) {
 			}
 		}
 	}
-	return &Router{routes: routes, now: time.Now}, nil
+	return &Router{routes: routes, now: time.Now, minShare: MinRouteShare}, nil
 }
 
 func validPrefix(p string) bool {
@@ -121,26 +125,97 @@ func (r *Router) Candidates(to string) []*Route {
 	return out
 }
 
+// ErrMaybeAccepted is wrapped by a route's error when the route failed
+// without knowing whether its provider took the message: the request was
+// written (an SMPP submit_sm, an HTTP POST) but no answer came before the
+// route's time ran out or the connection dropped, or the answer could not
+// be read. The message may reach the phone through that route even though
+// the send failed.
+var ErrMaybeAccepted = errors.New("the route may have accepted the message")
+
+// TrackWrite is for HTTP routes: it returns ctx set to note when a request
+// made with it has been written in full, and a function that wraps an
+// error of that request's round trip with ErrMaybeAccepted once it has
+// (before that, the provider cannot have the message).
+func TrackWrite(ctx context.Context) (context.Context, func(error) error) {
+	var written atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				written.Store(true)
+			}
+		},
+	})
+	return ctx, func(err error) error {
+		if err == nil || !written.Load() {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrMaybeAccepted, err)
+	}
+}
+
+// Shares of a send's time. A route that is not the last candidate gets
+// the time left divided by the number of candidates left, at least
+// MinRouteShare (and never more than the time left), so a route that
+// stalls — an SMSC answering every submit_sm with ESME_RTHROTTLED, which
+// the transmitter retries until its deadline — yields to the next one
+// instead of using up the whole send. The last candidate gets all that
+// remains.
+const (
+	MinRouteShare = time.Second
+	// NoDeadlineShare bounds each route but the last when the send's
+	// context has no deadline (the engine always sets one).
+	NoDeadlineShare = 15 * time.Second
+)
+
 // Send tries the destination's routes in order until one accepts the
 // message or refuses it for good. The provider id and refs are prefixed
 // with the route's name ("route:id"), so receipts can be told apart per
 // route: a receipt on route R for SMSC id X is ref "R:X".
+//
+// Every route but the last is given a share of the time ctx leaves (see
+// MinRouteShare); a route that runs out of its share, is down, or refuses
+// the message temporarily hands it to the next. A permanent refusal is
+// final.
+//
+// # Failover is at least once
+//
+// A route that runs out of time may already have handed the message to its
+// provider: an SMPP submit_sm written but not answered, an HTTP request
+// whose response never came. Its error then wraps ErrMaybeAccepted. The
+// router still moves on, because for a one-time code a duplicate is
+// harmless and a lost message is not: the person may get the same code
+// twice, once from each route. The message's provider id and refs are
+// those of the route that answered; a receipt for the first route's copy
+// quotes an id no message has and is acknowledged and dropped, so the
+// message's status follows the copy otpd knows of. The same holds when the
+// first route's transmitter resubmitted on its own (see smpp.Transmitter).
 func (r *Router) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, error) {
 	routes := r.Candidates(msg.To)
 	if len(routes) == 0 {
 		return otpd.SendResult{}, &otpd.SendError{Permanent: true, Err: errors.New("no SMS route serves this destination")}
 	}
 	var errs []error
+	// Readiness is checked up front (it does no I/O), so that routes which
+	// are down do not count when the time is shared out.
+	ready := make([]*Route, 0, len(routes))
 	for _, rt := range routes {
-		if ctx.Err() != nil {
-			break
-		}
 		if rt.Channel.Ready(ctx) != nil {
 			errs = append(errs, fmt.Errorf("route %s: not ready", rt.Name))
 			continue
 		}
+		ready = append(ready, rt)
+	}
+	for i, rt := range ready {
+		if ctx.Err() != nil {
+			break
+		}
+		routeCtx, cancel := r.share(ctx, len(ready)-i)
 		start := r.now()
-		res, err := rt.Channel.Send(ctx, msg)
+		res, err := rt.Channel.Send(routeCtx, msg)
+		// The route ran out of its own share, not of the whole send's time.
+		shareOver := err != nil && ctx.Err() == nil && routeCtx.Err() != nil && errors.Is(err, context.DeadlineExceeded)
+		cancel()
 		d := r.now().Sub(start)
 		rt.health.record(d, err)
 		if r.obs != nil {
@@ -155,6 +230,10 @@ func (r *Router) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult,
 			}
 			return res, nil
 		}
+		if shareOver {
+			errs = append(errs, fmt.Errorf("route %s: gave up after %s, its share of the send's time: %w", rt.Name, d.Round(time.Millisecond), err))
+			continue
+		}
 		if otpd.IsPermanent(err) {
 			return otpd.SendResult{}, fmt.Errorf("route %s: %w", rt.Name, err)
 		}
@@ -165,6 +244,20 @@ func (r *Router) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult,
 	}
 	// Temporary: the dispatcher retries the message later, on every route.
 	return otpd.SendResult{}, errors.Join(errs...)
+}
+
+// share returns the context a route is tried with when left candidates
+// (this one included) remain: the last gets ctx as it is.
+func (r *Router) share(ctx context.Context, left int) (context.Context, context.CancelFunc) {
+	if left <= 1 {
+		return context.WithCancel(ctx)
+	}
+	d := NoDeadlineShare
+	if deadline, ok := ctx.Deadline(); ok {
+		d = max(time.Until(deadline)/time.Duration(left), r.minShare)
+	}
+	// WithTimeout keeps the earlier of the two deadlines: never past ctx's.
+	return context.WithTimeout(ctx, d)
 }
 
 // Ready reports whether at least one route can send.

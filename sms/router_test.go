@@ -3,8 +3,14 @@ package sms_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -149,4 +155,221 @@ func TestReadyWhenEveryRouteIsDown(t *testing.T) {
 	_, err = r.Send(context.Background(), &otpd.Outbound{To: "+447700900123"})
 	require.Error(t, err)
 	require.False(t, otpd.IsPermanent(err))
+}
+
+// scriptedRoute is a route's channel whose Send the test writes; it
+// records the deadline each call was given.
+type scriptedRoute struct {
+	send func(ctx context.Context) (otpd.SendResult, error)
+
+	mu        sync.Mutex
+	deadlines []time.Duration // time left at the call; -1 for none
+}
+
+func (s *scriptedRoute) Send(ctx context.Context, _ *otpd.Outbound) (otpd.SendResult, error) {
+	left := time.Duration(-1)
+	if d, ok := ctx.Deadline(); ok {
+		left = time.Until(d)
+	}
+	s.mu.Lock()
+	s.deadlines = append(s.deadlines, left)
+	s.mu.Unlock()
+	return s.send(ctx)
+}
+
+func (s *scriptedRoute) Ready(context.Context) error { return nil }
+
+func (s *scriptedRoute) calls() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.deadlines...)
+}
+
+// stuck never answers: it holds the send until its context ends, as a
+// transmitter does whose SMSC throttles every submit_sm.
+func stuck(ctx context.Context) (otpd.SendResult, error) {
+	<-ctx.Done()
+	return otpd.SendResult{}, fmt.Errorf("smpp: submit_sm: throttled: %w", ctx.Err())
+}
+
+func accepts(context.Context) (otpd.SendResult, error) {
+	return otpd.SendResult{ProviderID: "m1", Refs: []string{"m1"}}, nil
+}
+
+// routerOf builds a router over the routes for +44, tried in the order
+// given, with the share floor lowered to minShare.
+func routerOf(t *testing.T, minShare time.Duration, routes ...*scriptedRoute) *sms.Router {
+	t.Helper()
+	var rs []*sms.Route
+	for i, r := range routes {
+		rs = append(rs, &sms.Route{Name: fmt.Sprintf("r%d", i+1), Prefixes: []string{"+44"}, Priority: i, Channel: r})
+	}
+	router, err := sms.NewRouter(rs)
+	require.NoError(t, err)
+	router.SetMinShare(minShare)
+	return router
+}
+
+// A route that stalls gets its share of the send's time and no more: the
+// next route gets the rest, and the last route everything that remains.
+func TestSendSharesTheDeadline(t *testing.T) {
+	t.Parallel()
+	const total = 900 * time.Millisecond
+	tests := []struct {
+		name     string
+		minShare time.Duration
+		// wantFirst is the time the first route is given.
+		wantFirst time.Duration
+	}{
+		{"a third each among three", 10 * time.Millisecond, total / 3},
+		{"at least the floor", 400 * time.Millisecond, 400 * time.Millisecond},
+		{"never past the send's deadline", 5 * time.Second, total},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			first, second, last := &scriptedRoute{send: stuck}, &scriptedRoute{send: stuck}, &scriptedRoute{send: accepts}
+			r := routerOf(t, tt.minShare, first, second, last)
+			ctx, cancel := context.WithTimeout(context.Background(), total)
+			defer cancel()
+			start := time.Now()
+			res, err := r.Send(ctx, &otpd.Outbound{To: "+447700900123"})
+			if tt.wantFirst >= total {
+				require.Error(t, err, "the first route had all the time and used it")
+				require.Empty(t, second.calls())
+				require.Empty(t, last.calls())
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, "r3:m1", res.ProviderID)
+			require.Less(t, time.Since(start), total)
+
+			tolerance := 100 * time.Millisecond // -race on a loaded machine
+			require.InDelta(t, tt.wantFirst, first.calls()[0], float64(tolerance))
+			require.Len(t, second.calls(), 1)
+			// The second of the two left gets half of what remains, or the floor.
+			wantSecond := max((total-tt.wantFirst)/2, tt.minShare)
+			wantSecond = min(wantSecond, total-tt.wantFirst)
+			require.InDelta(t, wantSecond, second.calls()[0], float64(tolerance))
+			require.InDelta(t, total-tt.wantFirst-wantSecond, last.calls()[0], float64(tolerance), "the last route gets what remains")
+		})
+	}
+}
+
+// Without a deadline every route but the last is still bounded, and the
+// last is not.
+func TestSendWithoutDeadline(t *testing.T) {
+	t.Parallel()
+	first, last := &scriptedRoute{send: func(context.Context) (otpd.SendResult, error) {
+		return otpd.SendResult{}, errors.New("bind lost")
+	}}, &scriptedRoute{send: accepts}
+	r := routerOf(t, time.Second, first, last)
+	_, err := r.Send(context.Background(), &otpd.Outbound{To: "+447700900123"})
+	require.NoError(t, err)
+	require.InDelta(t, sms.NoDeadlineShare, first.calls()[0], float64(time.Second))
+	require.Equal(t, []time.Duration{-1}, last.calls())
+}
+
+// A route whose outcome is unknown — it wrote the request, then its share
+// ran out — hands the message on all the same (at least once), and says
+// what happened when no route takes it.
+func TestSendAfterMaybeAccepted(t *testing.T) {
+	t.Parallel()
+	maybe := func(ctx context.Context) (otpd.SendResult, error) {
+		<-ctx.Done()
+		return otpd.SendResult{}, fmt.Errorf("%w: smpp: submit_sm seq 7: sent, gave up waiting for the response: %w", sms.ErrMaybeAccepted, ctx.Err())
+	}
+	first, second := &scriptedRoute{send: maybe}, &scriptedRoute{send: accepts}
+	r := routerOf(t, 10*time.Millisecond, first, second)
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	res, err := r.Send(ctx, &otpd.Outbound{To: "+447700900123"})
+	require.NoError(t, err)
+	require.Equal(t, "r2:m1", res.ProviderID, "the route that answered names the message")
+
+	second.send = func(context.Context) (otpd.SendResult, error) {
+		return otpd.SendResult{}, &otpd.SendError{Code: "0x00000008", Err: errors.New("ESME_RSYSERR")}
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	_, err = r.Send(ctx, &otpd.Outbound{To: "+447700900123"})
+	require.Error(t, err)
+	require.False(t, otpd.IsPermanent(err))
+	require.ErrorIs(t, err, sms.ErrMaybeAccepted)
+	require.ErrorContains(t, err, "route r1: gave up after")
+	require.ErrorContains(t, err, "its share of the send's time")
+	require.ErrorContains(t, err, "may have accepted the message")
+	require.ErrorContains(t, err, "route r2: ESME_RSYSERR")
+}
+
+// A permanent refusal is final even from a route that is not the last;
+// the share only ends routes that run out of time.
+func TestSendPermanentBeforeShareEnds(t *testing.T) {
+	t.Parallel()
+	first := &scriptedRoute{send: func(context.Context) (otpd.SendResult, error) {
+		return otpd.SendResult{}, &otpd.SendError{Permanent: true, Code: "0x0000000B", Err: errors.New("ESME_RINVDSTADR")}
+	}}
+	second := &scriptedRoute{send: accepts}
+	r := routerOf(t, 10*time.Millisecond, first, second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := r.Send(ctx, &otpd.Outbound{To: "+447700900123"})
+	require.True(t, otpd.IsPermanent(err))
+	require.Empty(t, second.calls())
+}
+
+// When the whole send's time is over, no further route is tried.
+func TestSendStopsWhenTheSendEnds(t *testing.T) {
+	t.Parallel()
+	first, second := &scriptedRoute{send: stuck}, &scriptedRoute{send: accepts}
+	r := routerOf(t, time.Hour, first, second) // the floor gives the first route everything
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := r.Send(ctx, &otpd.Outbound{To: "+447700900123"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.False(t, otpd.IsPermanent(err))
+	require.Empty(t, second.calls())
+}
+
+// TrackWrite tells an HTTP route's failures apart: after the request was
+// written the provider may have the message; before, it cannot.
+func TestTrackWrite(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(hanging.Close)
+	t.Cleanup(func() { close(release) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	for _, tt := range []struct {
+		name, url string
+		maybe     bool
+	}{
+		{"written, no answer", hanging.URL, true},
+		{"connection refused", closed, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			ctx, unknown := sms.TrackWrite(ctx)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, tt.url, strings.NewReader("To=%2B447700900123"))
+			require.NoError(t, err)
+			_, err = http.DefaultClient.Do(req)
+			require.Error(t, err)
+			err = unknown(err)
+			require.Equal(t, tt.maybe, errors.Is(err, sms.ErrMaybeAccepted), "%v", err)
+			require.False(t, otpd.IsPermanent(err))
+		})
+	}
+	_, unknown := sms.TrackWrite(context.Background())
+	require.NoError(t, unknown(nil))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,12 +36,17 @@ type SMPPOptions struct {
 	Encoding gsm.Options
 	// NoReceipts turns delivery receipts off (registered_delivery 0).
 	NoReceipts bool
+	// IDs is how the SMSC writes message ids in submit_sm_resp and in
+	// the receipts that quote them; IDsAsIs (the zero value) for SMSCs
+	// that quote them exactly as they answered.
+	IDs IDForm
 }
 
 // SMPPRoute is an SMS route over SMPP 3.4: it encodes and splits each text
 // (GSM-7 when it fits, UCS-2 otherwise, concatenated with a UDH) and submits
-// every part. Its provider refs are the SMSC's message ids, one per part,
-// which delivery receipts quote.
+// every part. Its provider id is the SMSC's message id of the first part as
+// the SMSC answered it; its refs are every part's id in the canonical form
+// of SMPPOptions.IDs, which receipts passed through IDForm.Receipts quote.
 type SMPPRoute struct {
 	sub  Submitter
 	opts SMPPOptions
@@ -143,17 +150,40 @@ func (r *SMPPRoute) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResu
 		}
 		ids = append(ids, res.MessageID)
 	}
-	return otpd.SendResult{ProviderID: ids[0], Refs: ids}, nil
+	refs := make([]string, len(ids))
+	submitBase, _ := r.opts.IDs.bases()
+	for i, id := range ids {
+		refs[i] = canonicalID(id, submitBase)
+	}
+	return otpd.SendResult{ProviderID: ids[0], Refs: refs}, nil
 }
 
-// sendError classifies an SMSC refusal for the delivery queue.
+// sendError classifies an SMSC refusal for the delivery queue, and marks
+// an error after which the SMSC may hold the message with ErrMaybeAccepted.
 func sendError(err error) error {
 	var se *smpp.StatusError
 	if errors.As(err, &se) {
 		st := se.Status
 		return &otpd.SendError{Permanent: !st.Temporary(), Code: fmt.Sprintf("0x%08X", uint32(st)), Err: err}
 	}
+	if maybeSubmitted(err) {
+		return fmt.Errorf("%w: %w", ErrMaybeAccepted, err)
+	}
 	return err
+}
+
+// maybeSubmitted reports whether a failed Submit may have left the message
+// with the SMSC: a copy was written and its answer was lost with the
+// connection, timed out, or was given up on when ctx ended. The
+// transmitter wraps ErrConnectionLost or ErrResponseTimeout for the first
+// two (also when an earlier copy is the unanswered one); the last — the
+// case a router's share deadline produces — carries only ctx's error and
+// the words below, which TestSMPPRouteMaybeAccepted pins. An error from
+// before anything was written (no bind, a full window, a throttling pause)
+// does not match.
+func maybeSubmitted(err error) bool {
+	return errors.Is(err, smpp.ErrConnectionLost) || errors.Is(err, smpp.ErrResponseTimeout) ||
+		strings.Contains(err.Error(), "sent, gave up waiting for the response")
 }
 
 // relativeValidity formats d as an SMPP relative time "YYMMDDhhmmss000R",
@@ -169,3 +199,119 @@ func relativeValidity(d time.Duration) string {
 
 // Ready reports whether a bind is up.
 func (r *SMPPRoute) Ready(ctx context.Context) error { return r.sub.Ready(ctx) }
+
+// IDForm is how an SMSC writes message ids: in submit_sm_resp and in the
+// delivery receipts that quote them (receipted_message_id, or "id:" in the
+// text). SMPP 3.4 makes the id an opaque string, but many SMSCs answer
+// submit_sm in one number base and quote the id in the other — Vonage's
+// SMPP, for one, answers in hex and quotes in decimal. Kannel calls this
+// msg-id-type; its values map to IDsDecDec (0x00), IDsHexDec (0x01),
+// IDsDecHex (0x02) and IDsHexHex (0x03), and unset is IDsAsIs.
+//
+// Refs are matched by exact string in the store, so a route with a numeric
+// form writes both sides as the same canonical string: the id's value in
+// decimal, without leading zeros. An id that is not a number in the base
+// its side names is kept exactly as it came, so a wrong setting makes
+// receipts go unmatched (the message stays "sent") but never loses or
+// refuses a message.
+type IDForm uint8
+
+// The forms, named as the smpp URL's dlr_id takes them: submit_sm_resp's
+// base first, the receipt's second.
+const (
+	IDsAsIs   IDForm = iota // "as-is": opaque strings, matched exactly (the default)
+	IDsHexDec               // "hex-dec": submit_sm_resp in hex, receipts in decimal
+	IDsDecHex               // "dec-hex": submit_sm_resp in decimal, receipts in hex
+	IDsHexHex               // "hex-hex": both in hex (case and leading zeros may differ)
+	IDsDecDec               // "dec-dec": both in decimal (leading zeros may differ)
+)
+
+// idForms names each form and gives the number base of each side: 0 is
+// an opaque string.
+var idForms = [...]struct {
+	name            string
+	submit, receipt int
+}{
+	IDsAsIs:   {"as-is", 0, 0},
+	IDsHexDec: {"hex-dec", 16, 10},
+	IDsDecHex: {"dec-hex", 10, 16},
+	IDsHexHex: {"hex-hex", 16, 16},
+	IDsDecDec: {"dec-dec", 10, 10},
+}
+
+// ParseIDForm reads an IDForm by name: as-is, hex-dec, dec-hex, hex-hex or
+// dec-dec.
+func ParseIDForm(s string) (IDForm, error) {
+	for i, f := range idForms {
+		if s == f.name {
+			return IDForm(i), nil
+		}
+	}
+	return 0, fmt.Errorf("must be as-is, hex-dec, dec-hex, hex-hex or dec-dec")
+}
+
+// String returns the form's name, as ParseIDForm reads it.
+func (f IDForm) String() string {
+	if int(f) < len(idForms) {
+		return idForms[f].name
+	}
+	return fmt.Sprintf("IDForm(%d)", uint8(f))
+}
+
+// bases returns the number base of submit_sm_resp's ids and of receipts'.
+func (f IDForm) bases() (submit, receipt int) {
+	if int(f) < len(idForms) {
+		return idForms[f].submit, idForms[f].receipt
+	}
+	return 0, 0
+}
+
+// canonicalID returns id, written in base, as the route stores it: its value
+// in decimal. An opaque form (base 0), or an id that is not a number in
+// base, is returned unchanged.
+func canonicalID(id string, base int) string {
+	if base == 0 {
+		return id
+	}
+	s := strings.TrimSpace(id)
+	if base == 16 && len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") {
+		s = s[2:]
+	}
+	// big.Int: hex ids are often longer than 64 bits (17 hex digits for
+	// Vonage); a sign is not part of any id.
+	if s == "" || s[0] == '+' || s[0] == '-' {
+		return id
+	}
+	n, ok := new(big.Int).SetString(s, base)
+	if !ok {
+		return id
+	}
+	return n.String()
+}
+
+// Receipts returns a deliver_sm handler, to put in smpp.Config.OnDeliver
+// of the route's transmitter, that hands next each delivery receipt with
+// its message id (receipted_message_id) in the route's canonical form, so
+// it matches the refs Send reported. Other deliver_sm, and every one when
+// the form is IDsAsIs, reach next untouched; next gets a copy, never the
+// PDU it was given.
+func (f IDForm) Receipts(next func(context.Context, *smpp.DeliverSM) error) func(context.Context, *smpp.DeliverSM) error {
+	_, base := f.bases()
+	if base == 0 || next == nil {
+		return next
+	}
+	return func(ctx context.Context, d *smpp.DeliverSM) error {
+		r, err := smpp.ParseReceipt(d)
+		if err != nil {
+			return next(ctx, d)
+		}
+		id := canonicalID(r.MessageID, base)
+		if id == r.MessageID {
+			return next(ctx, d)
+		}
+		c := *d
+		c.TLVs = slices.Clone(d.TLVs)
+		c.TLVs.SetCString(smpp.TagReceiptedMessageID, id) // what ParseReceipt prefers
+		return next(ctx, &c)
+	}
+}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/otpd/otpd/gsm"
 	"github.com/otpd/otpd/smpp"
 	"github.com/otpd/otpd/sms"
+	"github.com/otpd/otpd/smsc"
 )
 
 // recordingSubmitter keeps what the route submits.
@@ -22,6 +27,7 @@ type recordingSubmitter struct {
 	mu   sync.Mutex
 	sms  []*smpp.SubmitSM
 	fail error
+	ids  []string // the SMSC's answers in turn; "id1", "id2", ... when nil
 }
 
 func (s *recordingSubmitter) Submit(_ context.Context, sm *smpp.SubmitSM) (smpp.SubmitResult, error) {
@@ -31,6 +37,9 @@ func (s *recordingSubmitter) Submit(_ context.Context, sm *smpp.SubmitSM) (smpp.
 		return smpp.SubmitResult{}, s.fail
 	}
 	s.sms = append(s.sms, sm)
+	if s.ids != nil {
+		return smpp.SubmitResult{MessageID: s.ids[len(s.sms)-1]}, nil
+	}
 	return smpp.SubmitResult{MessageID: fmt.Sprintf("id%d", len(s.sms))}, nil
 }
 
@@ -140,5 +149,286 @@ func TestSMPPRouteErrors(t *testing.T) {
 	for _, bad := range []string{"TooLongSenderID", "+12", "1234567890123456", "Acme\x01"} {
 		_, err := sms.NewSMPPRoute(sub, sms.SMPPOptions{Source: bad})
 		require.Error(t, err, bad)
+	}
+}
+
+func TestParseIDForm(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"as-is", "hex-dec", "dec-hex", "hex-hex", "dec-dec"} {
+		f, err := sms.ParseIDForm(name)
+		require.NoError(t, err)
+		require.Equal(t, name, f.String())
+	}
+	require.Equal(t, sms.IDsAsIs, sms.IDForm(0), "the zero value matches ids exactly")
+	for _, bad := range []string{"", "hex", "0x01", "HEX-DEC", "dec_hex"} {
+		_, err := sms.ParseIDForm(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+// receiptFor builds the deliver_sm an SMSC sends for id: the text only
+// (an older SMSC) or with receipted_message_id too.
+func receiptFor(id string, withTLV bool) *smpp.DeliverSM {
+	d := smpp.Receipt{MessageID: id, Submitted: 1, Delivered: 1, State: smpp.StateDelivered}.DeliverSM()
+	if !withTLV {
+		d.TLVs.Delete(smpp.TagReceiptedMessageID)
+	}
+	return d
+}
+
+// What the route reports as refs and what its receipt handler passes on
+// are the same strings, whatever base each side is written in.
+func TestSMPPRouteIDForms(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		form      sms.IDForm
+		submitted string // in submit_sm_resp
+		receipted string // in the receipt
+		ref       string // stored, and what the receipt handler sees
+	}{
+		{sms.IDsAsIs, "1A2B3C", "1A2B3C", "1A2B3C"},
+		{sms.IDsAsIs, "4c1e5a34-9c31", "4c1e5a34-9c31", "4c1e5a34-9c31"},
+		{sms.IDsHexDec, "1A2B3C", "1715004", "1715004"},
+		{sms.IDsHexDec, "1A0000000123ABCD1", "29975959120083860689", "29975959120083860689"}, // 17 hex digits: beyond 64 bits
+		{sms.IDsHexDec, "0x00ff", "0255", "255"},
+		{sms.IDsDecHex, "1715004", "1a2b3c", "1715004"},
+		{sms.IDsDecHex, "3039", "BDF", "3039"}, // all digits, but decimal on this side
+		{sms.IDsHexHex, "00FF", "ff", "255"},
+		{sms.IDsDecDec, "0012345", "12345", "12345"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.form.String()+"/"+tt.submitted, func(t *testing.T) {
+			t.Parallel()
+			sub := &recordingSubmitter{ids: []string{tt.submitted}}
+			r, err := sms.NewSMPPRoute(sub, sms.SMPPOptions{IDs: tt.form})
+			require.NoError(t, err)
+			res, err := r.Send(context.Background(), outbound("x"))
+			require.NoError(t, err)
+			require.Equal(t, []string{tt.ref}, res.Refs)
+			require.Equal(t, tt.submitted, res.ProviderID, "the provider id is the SMSC's, as it answered")
+
+			for _, withTLV := range []bool{true, false} {
+				var got string
+				handler := tt.form.Receipts(func(_ context.Context, d *smpp.DeliverSM) error {
+					rc, err := smpp.ParseReceipt(d)
+					require.NoError(t, err)
+					got = rc.MessageID
+					return nil
+				})
+				in := receiptFor(tt.receipted, withTLV)
+				before := slices.Clone(in.TLVs)
+				require.NoError(t, handler(context.Background(), in))
+				require.Equal(t, tt.ref, got, "receipted_message_id present: %v", withTLV)
+				require.Equal(t, before, in.TLVs, "the PDU given is not changed")
+			}
+		})
+	}
+}
+
+// An id that is not a number in its side's base is kept as it came: a
+// wrong setting leaves receipts unmatched but loses nothing.
+func TestSMPPRouteIDFormFallback(t *testing.T) {
+	t.Parallel()
+	sub := &recordingSubmitter{ids: []string{"msg-77", "-12"}}
+	r, err := sms.NewSMPPRoute(sub, sms.SMPPOptions{IDs: sms.IDsDecDec})
+	require.NoError(t, err)
+	res, err := r.Send(context.Background(), outbound(strings.Repeat("long text ", 20)))
+	require.NoError(t, err)
+	require.Equal(t, []string{"msg-77", "-12"}, res.Refs)
+
+	var seen []*smpp.DeliverSM
+	handler := sms.IDsHexDec.Receipts(func(_ context.Context, d *smpp.DeliverSM) error {
+		seen = append(seen, d)
+		return nil
+	})
+	mo := &smpp.DeliverSM{ShortMessage: []byte("id:123 stat:DELIVRD a text a person typed")}
+	notNumber := receiptFor("abc", true)
+	for _, d := range []*smpp.DeliverSM{mo, notNumber} {
+		require.NoError(t, handler(context.Background(), d))
+	}
+	require.Equal(t, []*smpp.DeliverSM{mo, notNumber}, seen, "what is not a convertible receipt passes untouched")
+
+	next := func(context.Context, *smpp.DeliverSM) error { return nil }
+	require.Equal(t, fmt.Sprintf("%p", next), fmt.Sprintf("%p", sms.IDsAsIs.Receipts(next)), "as-is adds nothing")
+}
+
+// An SMSC that answers submit_sm with a hex id and quotes it in decimal in
+// its receipts, as Vonage's SMPP does (Kannel msg-id-type 0x01). The smsc
+// simulator writes both the same way, so this one is a few lines of codec
+// on loopback. With dlr_id=hex-dec the receipt names the ref Send stored;
+// as-is, it does not.
+func TestSMPPRouteReceiptsFromHexDecSMSC(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		form  sms.IDForm
+		match bool
+	}{
+		{sms.IDsHexDec, true},
+		{sms.IDsAsIs, false},
+	} {
+		t.Run(tt.form.String(), func(t *testing.T) {
+			t.Parallel()
+			addr := startHexDecSMSC(t)
+			receipts := make(chan string, 4)
+			onDeliver := tt.form.Receipts(func(_ context.Context, d *smpp.DeliverSM) error {
+				r, err := smpp.ParseReceipt(d)
+				if err != nil {
+					return err
+				}
+				receipts <- r.MessageID
+				return nil
+			})
+			u, err := sms.ParseSMPPURL("smpp://otpd:secret@" + addr + "?dlr_id=" + tt.form.String())
+			require.NoError(t, err)
+			require.Equal(t, tt.form, u.Options.IDs)
+			tx, err := smpp.NewTransmitter(smpp.Config{Addr: u.Addr, SystemID: u.SystemID, Password: u.Password, OnDeliver: onDeliver,
+				RebindBackoff: 10 * time.Millisecond, MaxRebindBackoff: 100 * time.Millisecond})
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, tx.Close(context.Background())) })
+			route, err := sms.NewSMPPRoute(tx, u.Options)
+			require.NoError(t, err)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res, err := route.Send(ctx, outbound(strings.Repeat("Your Acme code is 123456. ", 8))) // two parts
+			require.NoError(t, err)
+			require.Len(t, res.Refs, 2)
+			var got []string
+			for range res.Refs {
+				select {
+				case id := <-receipts:
+					got = append(got, id)
+				case <-ctx.Done():
+					t.Fatal("no receipt came")
+				}
+			}
+			if tt.match {
+				require.ElementsMatch(t, res.Refs, got)
+			} else {
+				for _, id := range got {
+					require.NotContains(t, res.Refs, id, "as-is, a decimal receipt never matches a hex ref")
+				}
+			}
+		})
+	}
+}
+
+// startHexDecSMSC serves a minimal SMSC on 127.0.0.1 for the test: it
+// accepts any bind, answers each submit_sm with an upper-case hex id and
+// then sends a DELIVRD receipt quoting the id in decimal, in the text only.
+func startHexDecSMSC(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	var next atomic.Uint64
+	next.Store(0x1A2B3C00)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				var seq uint32 = 1 << 20 // the SMSC's own requests
+				send := func(p smpp.PDU, seq uint32) bool {
+					b, err := smpp.Encode(p, seq, smpp.StatusOK)
+					if err == nil {
+						_, err = c.Write(b)
+					}
+					return err == nil
+				}
+				for {
+					h, p, err := smpp.ReadPDU(c, 0)
+					if err != nil {
+						return
+					}
+					switch p := p.(type) {
+					case *smpp.BindTransceiver:
+						send(&smpp.BindTransceiverResp{SystemID: "hexdec"}, h.Sequence)
+					case *smpp.SubmitSM:
+						n := next.Add(1)
+						if !send(&smpp.SubmitSMResp{MessageID: strconv.FormatUint(n, 16)}, h.Sequence) {
+							return
+						}
+						d := receiptFor(strconv.FormatUint(n, 10), false)
+						d.Source, d.Destination = p.Destination, p.Source
+						seq++
+						send(d, seq)
+					case *smpp.EnquireLink:
+						send(&smpp.EnquireLinkResp{}, h.Sequence)
+					case *smpp.Unbind:
+						send(&smpp.UnbindResp{}, h.Sequence)
+						return
+					}
+				}
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// When the route gives up on a submit_sm it has written — its context
+// ended before the answer came — the error says the SMSC may have the
+// message (the router's share deadline produces exactly this). One that
+// never reached the SMSC does not.
+func TestSMPPRouteMaybeAccepted(t *testing.T) {
+	t.Parallel()
+	hanging := smsc.New(smsc.Config{Faults: smsc.Faults{WithholdResponses: true, NoReceipts: true}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srvCtx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- hanging.Serve(srvCtx, ln) }()
+	t.Cleanup(func() { stop(); <-served })
+
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	downAddr := down.Addr().String()
+	require.NoError(t, down.Close())
+
+	for _, tt := range []struct {
+		name, addr string
+		maybe      bool
+	}{
+		{"answer withheld", ln.Addr().String(), true},
+		{"never bound", downAddr, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := smpp.NewTransmitter(smpp.Config{Addr: tt.addr, SystemID: "otpd", ResponseTimeout: time.Minute,
+				RebindBackoff: 10 * time.Millisecond, MaxRebindBackoff: 50 * time.Millisecond})
+			require.NoError(t, err)
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_ = tx.Close(ctx) // the hanging SMSC never answers the unbind either
+			}()
+			route, err := sms.NewSMPPRoute(tx, sms.SMPPOptions{})
+			require.NoError(t, err)
+			if tt.maybe {
+				require.Eventually(t, func() bool { return tx.Bound() > 0 }, 10*time.Second, 5*time.Millisecond)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err = route.Send(ctx, outbound("x"))
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.False(t, otpd.IsPermanent(err))
+			require.Equal(t, tt.maybe, errors.Is(err, sms.ErrMaybeAccepted), "%v", err)
+		})
 	}
 }

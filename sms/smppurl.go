@@ -27,6 +27,9 @@ import (
 //	nul_fallback=C  the coding avoid_nul uses: ucs2 (default) or latin1
 //	payload=B       send the whole text in message_payload (default false)
 //	receipts=B      ask for delivery receipts (default true)
+//	dlr_id=F        how the SMSC writes message ids in submit_sm_resp and
+//	                in receipts: as-is (default), hex-dec, dec-hex, hex-hex
+//	                or dec-dec (see IDForm; Kannel's msg-id-type)
 type SMPPURL struct {
 	TLS        bool
 	Addr       string // host:port
@@ -120,6 +123,8 @@ func ParseSMPPURL(s string) (SMPPURL, error) {
 			var on bool
 			on, err = strconv.ParseBool(v)
 			r.Options.NoReceipts = !on
+		case "dlr_id":
+			r.Options.IDs, err = ParseIDForm(v)
 		default:
 			return SMPPURL{}, fmt.Errorf("smpp url: unknown parameter %q", key)
 		}

@@ -13,11 +13,11 @@ import (
 
 func TestParseSMPPURL(t *testing.T) {
 	t.Parallel()
-	u, err := sms.ParseSMPPURL("smpp://otpd:secret@127.0.0.1:2775?window=64&tps=50&source=Acme&binds=2&avoid_nul=true&nul_fallback=latin1&receipts=false")
+	u, err := sms.ParseSMPPURL("smpp://otpd:secret@127.0.0.1:2775?window=64&tps=50&source=Acme&binds=2&avoid_nul=true&nul_fallback=latin1&receipts=false&dlr_id=hex-dec")
 	require.NoError(t, err)
 	require.Equal(t, sms.SMPPURL{
 		Addr: "127.0.0.1:2775", SystemID: "otpd", Password: "secret", Window: 64, TPS: 50, Binds: 2,
-		Options: sms.SMPPOptions{Source: "Acme", NoReceipts: true, Encoding: gsm.Options{AvoidNUL: true, NULFallback: gsm.Latin1}},
+		Options: sms.SMPPOptions{Source: "Acme", NoReceipts: true, Encoding: gsm.Options{AvoidNUL: true, NULFallback: gsm.Latin1}, IDs: sms.IDsHexDec},
 	}, u)
 	require.Equal(t, "smpp://otpd@127.0.0.1:2775", u.String(), "no password in what is logged")
 
@@ -41,6 +41,7 @@ func TestParseSMPPURL(t *testing.T) {
 		"smpp://otpd:x@127.0.0.1:2775?source=WayTooLongSender",
 		"smpp://otpd:x@127.0.0.1:2775?window=1&window=2",
 		"smpp://otpd:x@127.0.0.1:2775/path",
+		"smpp://otpd:x@127.0.0.1:2775?dlr_id=0x01", // Kannel's number, not a name
 	} {
 		_, err := sms.ParseSMPPURL(bad)
 		require.Error(t, err, bad)
@@ -51,6 +52,7 @@ func TestParseSMPPURL(t *testing.T) {
 func FuzzParseSMPPURL(f *testing.F) {
 	f.Add("smpp://otpd:secret@127.0.0.1:2775?window=10&tps=0&source=Acme")
 	f.Add("smpps://a@b:1?coding=ucs2&payload=true")
+	f.Add("smpp://a:b@c:2?dlr_id=dec-hex&receipts=1")
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := sms.ParseSMPPURL(s)
 		if err != nil {

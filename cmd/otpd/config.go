@@ -28,6 +28,7 @@ type serveConfig struct {
 	AdminToken      string        `yaml:"admin_token" toml:"admin_token"`
 	Dev             bool          `yaml:"dev" toml:"dev"`
 	SMPP            string        `yaml:"smpp" toml:"smpp"`
+	PublicURL       string        `yaml:"public_url" toml:"public_url"`
 	LogLevel        string        `yaml:"log_level" toml:"log_level"`
 	LogFormat       string        `yaml:"log_format" toml:"log_format"`
 	Retention       time.Duration `yaml:"retention" toml:"retention"`
@@ -42,6 +43,10 @@ type serveConfig struct {
 
 	// SMS holds what only the config file can say: several SMS routes.
 	SMS smsConfig `yaml:"sms" toml:"sms"`
+
+	// smsRoutes are the SMS routes as checked by loadServeConfig, from
+	// SMPP or SMS, with their secrets read from the environment.
+	smsRoutes []smsRouteSpec
 }
 
 func defaultServeConfig() serveConfig {
@@ -121,6 +126,7 @@ var serveSettings = []setting{
 			return nil
 		}},
 	stringSetting("smpp", "OTPD_SMPP", "one SMPP route for all SMS: smpp://system_id:password@host:port?window=10&tps=0&source=Acme (smpps:// for TLS)", func(c *serveConfig) *string { return &c.SMPP }),
+	stringSetting("public-url", "OTPD_PUBLIC_URL", "the externally reachable base URL of this server, e.g. https://otp.example.com; HTTP SMS providers (Twilio, Vonage) post delivery status to <public-url>/v1/callbacks/<type>/<route>", func(c *serveConfig) *string { return &c.PublicURL }),
 	stringSetting("log-level", "OTPD_LOG_LEVEL", "log level: debug, info, warn or error", func(c *serveConfig) *string { return &c.LogLevel }),
 	stringSetting("log-format", "OTPD_LOG_FORMAT", "log format: text or json", func(c *serveConfig) *string { return &c.LogFormat }),
 	durationSetting("retention", "OTPD_RETENTION", "how long closed verifications (personal data) are kept before the sweeper purges them", func(c *serveConfig) *time.Duration { return &c.Retention }),
@@ -197,7 +203,15 @@ func (e *env) loadServeConfig(args []string) (serveConfig, error) {
 			}
 		}
 	}
-	return cfg, cfg.validate()
+	if err := cfg.validate(); err != nil {
+		return serveConfig{}, err
+	}
+	routes, err := cfg.smsRouteSpecs(e.getenv)
+	if err != nil {
+		return serveConfig{}, err
+	}
+	cfg.smsRoutes = routes
+	return cfg, nil
 }
 
 func readConfigFile(path string, cfg *serveConfig) error {
@@ -260,6 +274,11 @@ func (c *serveConfig) validate() error {
 	if c.SMPP != "" && len(c.SMS.Routes) > 0 {
 		return usagef("give one SMPP route with --smpp or several in the config file's sms.routes, not both")
 	}
+	u, err := publicURL(c.PublicURL)
+	if err != nil {
+		return usagef("--public-url %q: %v", c.PublicURL, err)
+	}
+	c.PublicURL = u
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return usagef("--admin-token must be at least 16 characters")
 	}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otpd/otpd/sms"
 )
 
 func testEnv(vars map[string]string) (*env, *bytes.Buffer) {
@@ -123,5 +126,165 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 	require.Error(t, err)
 	for _, s := range serveSettings {
 		require.Contains(t, stderr.String(), "--"+s.flag+" / "+s.env)
+	}
+}
+
+const (
+	testAccountSID = "AC0123456789abcdef0123456789abcdef"
+	testAuthToken  = "twilio-auth-token-0123456789abcd"
+	testAPISecret  = "vonage-api-secret-0123"
+)
+
+// writeConfig writes a YAML config file for one test case.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "otpd.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	return path
+}
+
+func TestConfigSMSProviderRoutes(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, `
+public_url: https://otp.example.com/
+sms:
+  routes:
+    - name: us
+      type: twilio
+      prefixes: ["+1"]
+      account_sid: `+testAccountSID+`
+      auth_token_env: TEST_TWILIO_TOKEN
+      from: "+15005550006"
+      base_url: http://127.0.0.1:9
+    - name: uk
+      type: vonage
+      prefixes: ["+44"]
+      priority: 1
+      api_key: abcd1234
+      api_secret_env: TEST_VONAGE_SECRET
+      signature_method: sha256
+      from: AcmeBank
+    - name: smsc
+      smpp: smpp://otpd:pw@127.0.0.1:2775?window=4
+      dlr_id: hex-dec
+`)
+	e, _ := testEnv(map[string]string{"TEST_TWILIO_TOKEN": testAuthToken, "TEST_VONAGE_SECRET": testAPISecret})
+	c, err := e.loadServeConfig([]string{"--config", path})
+	require.NoError(t, err)
+	require.Equal(t, "https://otp.example.com", c.PublicURL, "without the trailing slash")
+	require.Len(t, c.smsRoutes, 3)
+
+	us := c.smsRoutes[0]
+	require.Equal(t, routeTwilio, us.kind)
+	require.Equal(t, []string{"+1"}, us.prefixes)
+	require.Equal(t, testAuthToken, us.twilio.AuthToken, "read from the environment")
+	require.Equal(t, "https://otp.example.com/v1/callbacks/twilio/us", us.twilio.StatusCallbackURL)
+	require.Equal(t, "http://127.0.0.1:9", us.twilio.BaseURL)
+
+	uk := c.smsRoutes[1]
+	require.Equal(t, routeVonage, uk.kind)
+	require.Equal(t, testAPISecret, uk.vonage.APISecret)
+	cb, err := url.Parse(uk.vonage.StatusCallbackURL)
+	require.NoError(t, err)
+	require.Equal(t, "/v1/callbacks/vonage/uk", cb.Path)
+	token := cb.Query().Get("t")
+	require.Len(t, token, 24, "unsigned receipts need a secret token in the URL")
+	require.NotContains(t, uk.vonage.StatusCallbackURL, testAPISecret)
+	c2, err := e.loadServeConfig([]string{"--config", path})
+	require.NoError(t, err)
+	require.Equal(t, uk.vonage.StatusCallbackURL, c2.smsRoutes[1].vonage.StatusCallbackURL, "the same on every node and every start")
+
+	require.Equal(t, sms.IDsHexDec, c.smsRoutes[2].smpp.Options.IDs)
+	require.Equal(t, 4, c.smsRoutes[2].smpp.Window)
+
+	// The flag, then the environment, win over the file, as for any setting.
+	e, _ = testEnv(map[string]string{"TEST_TWILIO_TOKEN": testAuthToken, "TEST_VONAGE_SECRET": testAPISecret, "OTPD_PUBLIC_URL": "https://env.example.com"})
+	c, err = e.loadServeConfig([]string{"--config", path})
+	require.NoError(t, err)
+	require.Equal(t, "https://env.example.com/v1/callbacks/twilio/us", c.smsRoutes[0].twilio.StatusCallbackURL)
+	c, err = e.loadServeConfig([]string{"--config", path, "--public-url", "http://127.0.0.1:8080/otpd"})
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:8080/otpd/v1/callbacks/twilio/us", c.smsRoutes[0].twilio.StatusCallbackURL, "a path prefix is kept (a proxy strips it)")
+}
+
+func TestConfigSMSRouteErrors(t *testing.T) {
+	t.Parallel()
+	twilioRoute := func(extra string) string {
+		return "public_url: https://otp.example.com\nsms:\n  routes:\n    - name: us\n      type: twilio\n" + extra
+	}
+	vonageRoute := func(extra string) string {
+		return "public_url: https://otp.example.com\nsms:\n  routes:\n    - name: uk\n      type: vonage\n" + extra
+	}
+	const (
+		sid   = "      account_sid: " + testAccountSID + "\n"
+		token = "      auth_token: " + testAuthToken + "\n"
+		from  = "      from: \"+15005550006\"\n"
+	)
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no public_url", "sms:\n  routes:\n    - name: us\n      type: twilio\n" + sid + token + from, nil, nil,
+			"sms.routes[0] (us): a twilio route needs public_url (--public-url, OTPD_PUBLIC_URL)"},
+		{"public_url with a query", twilioRoute(sid + token + from), nil, []string{"--public-url", "https://otp.example.com/?a=b"},
+			`--public-url "https://otp.example.com/?a=b": must be an absolute http(s) URL`},
+		{"public_url not absolute", twilioRoute(sid + token + from), nil, []string{"--public-url", "otp.example.com"}, "--public-url"},
+		{"unknown type", "sms:\n  routes:\n    - name: x\n      type: sinch\n", nil, nil, `sms.routes[0] (x): type must be smpp, twilio or vonage, not "sinch"`},
+		{"no name", twilioRoute(sid+token+from) + "    - type: twilio\n", nil, nil, "sms.routes[1] (): give the route a name"},
+		{"a name that is no path segment", "public_url: https://otp.example.com\nsms:\n  routes:\n    - name: us/east\n      type: twilio\n" + sid + token + from, nil, nil,
+			"sms.routes[0] (us/east): a twilio route's name is part of its callback URL"},
+		{"another type's key", twilioRoute(sid + token + from + "      api_key: abcd\n"), nil, nil, "sms.routes[0] (us): api_key is not a setting of a twilio route"},
+		{"smpp key on twilio", twilioRoute(sid + token + from + "      smpp: smpp://a:b@127.0.0.1:1\n"), nil, nil, "smpp is not a setting of a twilio route"},
+		{"twilio key on smpp", "sms:\n  routes:\n    - name: a\n      smpp: smpp://a:b@127.0.0.1:1\n" + sid, nil, nil, "sms.routes[0] (a): account_sid is not a setting of a smpp route"},
+		{"smpp without URL", "sms:\n  routes:\n    - name: a\n      prefixes: [\"+44\"]\n", nil, nil, "sms.routes[0] (a): smpp: give the route's smpp URL"},
+		{"bad dlr_id", "sms:\n  routes:\n    - name: a\n      smpp: smpp://a:b@127.0.0.1:1\n      dlr_id: \"0x01\"\n", nil, nil,
+			`sms.routes[0] (a): dlr_id "0x01": must be as-is, hex-dec, dec-hex, hex-hex or dec-dec`},
+		{"dlr_id twice", "sms:\n  routes:\n    - name: a\n      smpp: smpp://a:b@127.0.0.1:1?dlr_id=dec-hex\n      dlr_id: hex-dec\n", nil, nil,
+			"dlr_id is hex-dec here and dec-hex in the smpp URL: give it once"},
+		{"bad dlr_id in URL", "sms:\n  routes:\n    - name: a\n      smpp: smpp://a:b@127.0.0.1:1?dlr_id=1\n", nil, nil, `smpp url: dlr_id="1": must be`},
+		{"bad --smpp", "", nil, []string{"--smpp", "smpp://a:b@127.0.0.1:1?dlr_id=hex"}, "--smpp: smpp url: dlr_id"},
+		{"no account", twilioRoute(token + from), nil, nil, "sms.routes[0] (us): account_sid is required"},
+		{"bad account", twilioRoute("      account_sid: SK0123456789abcdef0123456789abcdef\n" + token + from), nil, nil,
+			`sms.routes[0] (us): twilio: account_sid must be "AC" and 32 hex digits`},
+		{"no token", twilioRoute(sid + from), nil, nil, "sms.routes[0] (us): auth_token (or auth_token_env) is required"},
+		{"token env unset", twilioRoute(sid + from + "      auth_token_env: TEST_UNSET\n"), nil, nil,
+			"sms.routes[0] (us): auth_token_env: the environment variable TEST_UNSET is not set"},
+		{"token twice", twilioRoute(sid + token + from + "      auth_token_env: TEST_TOKEN\n"), map[string]string{"TEST_TOKEN": "x"}, nil,
+			"give auth_token or auth_token_env, not both"},
+		{"no sender", twilioRoute(sid + token), nil, nil, "twilio: set from or messaging_service_sid"},
+		{"two senders", twilioRoute(sid + token + from + "      messaging_service_sid: MG0123456789abcdef0123456789abcdef\n"), nil, nil,
+			"twilio: set from or messaging_service_sid, not both"},
+		{"bad base_url", twilioRoute(sid + token + from + "      base_url: https://api.twilio.com/2010-04-01\n"), nil, nil,
+			"twilio: base_url must be a scheme and host"},
+		{"vonage without key", vonageRoute("      api_secret: " + testAPISecret + "\n      from: Acme\n"), nil, nil, "sms.routes[0] (uk): api_key is required"},
+		{"vonage without secret", vonageRoute("      api_key: abcd\n      from: Acme\n"), nil, nil, "sms.routes[0] (uk): api_secret (or api_secret_env) is required"},
+		{"vonage without sender", vonageRoute("      api_key: abcd\n      api_secret: " + testAPISecret + "\n"), nil, nil, "sms.routes[0] (uk): from is required"},
+		{"vonage bad sender", vonageRoute("      api_key: abcd\n      api_secret: " + testAPISecret + "\n      from: From-Bank\n"), nil, nil,
+			`vonage: from "From-Bank": an alphanumeric sender id has only letters, digits and spaces`}, // the value as given
+		{"vonage bad method", vonageRoute("      api_key: abcd\n      api_secret: " + testAPISecret + "\n      from: Acme\n      signature_method: sha3\n"), nil, nil,
+			`vonage: signature_method must be md5hash, md5, sha1, sha256 or sha512, not "sha3"`},
+		{"vonage secret env unset", vonageRoute("      api_key: abcd\n      api_secret_env: TEST_UNSET\n      from: Acme\n"), nil, nil,
+			"api_secret_env: the environment variable TEST_UNSET is not set"},
+		{"vonage callback too long", vonageRoute("      api_key: abcd\n      api_secret: " + testAPISecret + "\n      from: Acme\n"), nil,
+			[]string{"--public-url", "https://otp.a-rather-long-host-name-for-a-server.example.com"},
+			"Vonage takes at most 100: shorten public_url or the route's name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := tt.args
+			if tt.yaml != "" {
+				args = append([]string{"--config", writeConfig(t, tt.yaml)}, args...)
+			}
+			e, _ := testEnv(tt.env)
+			_, err := e.loadServeConfig(args)
+			require.ErrorContains(t, err, tt.want)
+			for _, secret := range []string{testAuthToken, testAPISecret} {
+				require.NotContains(t, err.Error(), secret, "errors never show a secret")
+			}
+		})
 	}
 }

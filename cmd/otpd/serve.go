@@ -95,7 +95,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			return handleReceipt(ctx, engine, route, d, log)
 		}
 	}
-	smsRouter, transmitters, err := buildSMS(smscCtx, cfg, inbox, receipts, log)
+	smsRouter, transmitters, smsCallbacks, err := buildSMS(smscCtx, cfg, inbox, receipts, log)
 	if err != nil {
 		return err
 	}
@@ -171,8 +171,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			return details
 		},
 	}
+	// SMS provider status callbacks (twilio and vonage routes), at
+	// /v1/callbacks/<type>/<route>: authenticated by the provider's
+	// signature, not a bearer token (smsroutes.go).
+	apiCfg.Mounts = smsCallbacks.mounts(engine, log)
 	if inbox != nil {
-		apiCfg.Mounts = map[string]http.Handler{"/dev/": inbox.Handler()}
+		apiCfg.Mounts["/dev/"] = inbox.Handler()
 	}
 	api := httpapi.New(apiCfg)
 

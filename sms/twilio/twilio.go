@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/sms"
 )
 
 // DefaultBaseURL is Twilio's REST API.
@@ -213,7 +214,9 @@ func (r *Route) Ready(context.Context) error { return nil }
 // documents that header on the webhooks it sends (so receivers can drop
 // retries); we found no documentation that the Messages API deduplicates
 // on it. So delivery stays at least once: a send whose response is lost
-// is retried and may reach the phone twice, with the same code.
+// is retried (or tried on another route) and may reach the phone twice,
+// with the same code. Its error wraps sms.ErrMaybeAccepted, which an error
+// from before the request was written never does.
 func (r *Route) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, error) {
 	if !strings.HasPrefix(msg.To, "+") || len(msg.To) < 4 || len(msg.To) > 16 || !allDigits(msg.To[1:]) {
 		return otpd.SendResult{}, &otpd.SendError{Permanent: true, Err: errors.New("twilio: destination is not an E.164 number")}
@@ -235,6 +238,7 @@ func (r *Route) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, 
 
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
+	ctx, unknown := sms.TrackWrite(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return otpd.SendResult{}, fmt.Errorf("twilio: %w", err)
@@ -248,14 +252,15 @@ func (r *Route) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, 
 	}
 	resp, err := r.cfg.HTTPClient.Do(req)
 	if err != nil {
-		// Timeouts and connection failures: the message may or may not
-		// have been created; retrying is the at-least-once choice.
-		return otpd.SendResult{}, fmt.Errorf("twilio: create message: %w", err)
+		// Timeouts and connection failures: once the request was
+		// written the message may have been created (unknown says so);
+		// retrying is the at-least-once choice.
+		return otpd.SendResult{}, unknown(fmt.Errorf("twilio: create message: %w", err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return otpd.SendResult{}, fmt.Errorf("twilio: read response: %w", err)
+		return otpd.SendResult{}, unknown(fmt.Errorf("twilio: read response: %w", err))
 	}
 	if resp.StatusCode/100 != 2 {
 		return otpd.SendResult{}, responseError(resp.StatusCode, body)
@@ -264,7 +269,8 @@ func (r *Route) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, 
 		SID string `json:"sid"`
 	}
 	if err := json.Unmarshal(body, &m); err != nil || m.SID == "" {
-		return otpd.SendResult{}, fmt.Errorf("twilio: HTTP %d without a message sid", resp.StatusCode)
+		// A 2xx: Twilio most likely created a message we cannot name.
+		return otpd.SendResult{}, fmt.Errorf("twilio: HTTP %d without a message sid: %w", resp.StatusCode, sms.ErrMaybeAccepted)
 	}
 	return otpd.SendResult{ProviderID: m.SID, Refs: []string{m.SID}}, nil
 }

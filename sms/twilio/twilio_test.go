@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/sms"
 	"github.com/otpd/otpd/sms/twilio"
 )
 
@@ -265,6 +266,7 @@ func TestSendMalformedSuccess(t *testing.T) {
 	_, err := b.route.Send(context.Background(), outbound("code", time.Minute))
 	require.Error(t, err)
 	require.False(t, otpd.IsPermanent(err), "a reply we cannot read is retried")
+	require.ErrorIs(t, err, sms.ErrMaybeAccepted, "a 201 created something")
 }
 
 func TestSendTimeout(t *testing.T) {
@@ -282,6 +284,7 @@ func TestSendTimeout(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, otpd.IsPermanent(err))
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
+	require.ErrorIs(t, err, sms.ErrMaybeAccepted, "the request was written: the message may exist")
 }
 
 func TestSendCanceled(t *testing.T) {

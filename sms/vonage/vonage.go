@@ -15,6 +15,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/gsm"
+	"github.com/otpd/otpd/sms"
 )
 
 // DefaultBaseURL is the SMS API's host.
@@ -201,8 +202,10 @@ func (r *Route) Ready(context.Context) error { return nil }
 //
 // The SMS API has no idempotency key (client-ref, which carries the otpd
 // message id, is only echoed in receipts), so delivery is at least once: a
-// request whose response is lost is retried and may arrive twice, with the
-// same code.
+// request whose response is lost is retried (or tried on another route)
+// and may arrive twice, with the same code. Its error wraps
+// sms.ErrMaybeAccepted, which an error from before the request was written
+// never does.
 func (r *Route) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, error) {
 	if !strings.HasPrefix(msg.To, "+") || len(msg.To) < 8 || len(msg.To) > 16 || !allDigits(msg.To[1:]) {
 		return otpd.SendResult{}, &otpd.SendError{Permanent: true, Err: errors.New("vonage: destination is not an E.164 number")}
@@ -242,6 +245,7 @@ func (r *Route) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, 
 
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
+	ctx, unknown := sms.TrackWrite(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return otpd.SendResult{}, fmt.Errorf("vonage: %w", err)
@@ -251,12 +255,14 @@ func (r *Route) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, 
 	req.Header.Set("User-Agent", "otpd")
 	resp, err := r.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return otpd.SendResult{}, fmt.Errorf("vonage: send sms: %w", err)
+		// Once the request was written, Vonage may have taken it
+		// (unknown says so); retrying is the at-least-once choice.
+		return otpd.SendResult{}, unknown(fmt.Errorf("vonage: send sms: %w", err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return otpd.SendResult{}, fmt.Errorf("vonage: read response: %w", err)
+		return otpd.SendResult{}, unknown(fmt.Errorf("vonage: read response: %w", err))
 	}
 	if resp.StatusCode/100 != 2 {
 		// The SMS API reports refusals inside a 200; anything else is the
@@ -305,7 +311,8 @@ func parseResponse(body []byte) (otpd.SendResult, error) {
 		} `json:"messages"`
 	}
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&resp); err != nil || len(resp.Messages) == 0 {
-		return otpd.SendResult{}, errors.New("vonage: unreadable response")
+		// A 200: Vonage may well have taken a message we cannot name.
+		return otpd.SendResult{}, fmt.Errorf("vonage: unreadable response: %w", sms.ErrMaybeAccepted)
 	}
 	var ids []string
 	for _, m := range resp.Messages {
@@ -324,7 +331,7 @@ func parseResponse(body []byte) (otpd.SendResult, error) {
 			}
 		}
 		if m.ID == "" {
-			return otpd.SendResult{}, errors.New("vonage: accepted part without a message-id")
+			return otpd.SendResult{}, fmt.Errorf("vonage: accepted part without a message-id: %w", sms.ErrMaybeAccepted)
 		}
 		ids = append(ids, string(m.ID))
 	}

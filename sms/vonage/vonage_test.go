@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/sms"
 	"github.com/otpd/otpd/sms/vonage"
 )
 
@@ -304,6 +305,7 @@ func TestSendTimeout(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, otpd.IsPermanent(err))
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
+	require.ErrorIs(t, err, sms.ErrMaybeAccepted, "the request was written: the message may exist")
 }
 
 func TestSendRefusesNonE164(t *testing.T) {
