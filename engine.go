@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -311,3 +312,31 @@ func (e *Engine) ListKeys(ctx context.Context, serviceID string) ([]*Key, error)
 func (e *Engine) RevokeKey(ctx context.Context, serviceID, keyID string) error {
 	return e.store.DeleteKey(ctx, serviceID, keyID)
 }
+
+// CheckKeyring makes sure this node's keyring agrees with the keys other
+// nodes sharing the store have used: it records the fingerprints of keys
+// the store has not seen, and fails when a key id the store has seen has
+// another secret here. Nodes with different keys under one id would
+// silently refuse each other's codes, so a node must not start that way.
+func (e *Engine) CheckKeyring(ctx context.Context) error {
+	mine := e.keyring.Fingerprints()
+	recorded, err := e.store.RegisterKeyFingerprints(ctx, mine)
+	if err != nil {
+		return fmt.Errorf("check keyring: %w", err)
+	}
+	var differ []string
+	for id, fp := range mine {
+		if recorded[id] != fp {
+			differ = append(differ, id)
+		}
+	}
+	if len(differ) > 0 {
+		slices.Sort(differ)
+		return fmt.Errorf("%w: key %s of this keyring is not the key of that id that other nodes of this store use; every node must use the same keyring file (--keyring)",
+			ErrKeyringMismatch, strings.Join(differ, ", "))
+	}
+	return nil
+}
+
+// ErrKeyringMismatch is returned by CheckKeyring.
+var ErrKeyringMismatch = errors.New("keyring mismatch")

@@ -265,3 +265,18 @@ func TestSendCutShortIsRescheduled(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, again, 1)
 }
+
+func TestCheckKeyring(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	require.NoError(t, b.engine.CheckKeyring(ctx))
+	require.NoError(t, b.engine.CheckKeyring(ctx), "the same keyring again")
+
+	// Another node with its own fresh keyring: its k1 is another secret.
+	other, err := otpd.NewEngine(otpd.Config{Store: b.store, Keyring: otpd.NewKeyring(time.Now()), Renderer: message.New()})
+	require.NoError(t, err)
+	err = other.CheckKeyring(ctx)
+	require.ErrorIs(t, err, otpd.ErrKeyringMismatch)
+	require.ErrorContains(t, err, "key k1")
+}

@@ -142,6 +142,11 @@ type Store interface {
 	// PurgeEarlyReceipts deletes up to limit receipts received before t
 	// (their message never showed up) and returns how many it deleted.
 	PurgeEarlyReceipts(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// RegisterKeyFingerprints records the fingerprint of each key id that
+	// has none yet, and returns the recorded fingerprint of every id in
+	// fps (the given one, or the one recorded before by any node).
+	RegisterKeyFingerprints(ctx context.Context, fps map[string]string) (map[string]string, error)
 }
 
 // ClaimedMessage identifies a message leased for delivery.

@@ -241,6 +241,7 @@ var (
 		sqlClaimMessages, sqlPurgeVerifications,
 		sqlInsertEvent, sqlClaimEvents, sqlInsertAttempt, sqlSetDelivery, sqlRedeliverEvent,
 		sqlPurgeEvents, sqlSaveEarlyReceipt, sqlTakeEarlyReceipts, sqlPurgeEarlyReceipts,
+		sqlInsertFingerprint, sqlGetFingerprint,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
 	}

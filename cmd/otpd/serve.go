@@ -146,6 +146,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := engine.CheckKeyring(ctx); err != nil {
+		return fmt.Errorf("%w (keyring %s)", err, keyringPath)
+	}
 	close(engineReady)
 	apiCfg := httpapi.Config{
 		Engine:      engine,
@@ -367,7 +370,11 @@ func loadKeyring(path string) (*otpd.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSecretFile(path, data); err != nil {
+	if err := createSecretFile(path, data); errors.Is(err, fs.ErrExist) {
+		// Another node sharing the path created it first: use that one,
+		// or the nodes would derive codes with different keys.
+		return loadKeyring(path)
+	} else if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	return k, nil
@@ -393,15 +400,19 @@ func loadAdminToken(cfg serveConfig) (token string, generated bool, err error) {
 		return "", false, fmt.Errorf("admin token: %w", err)
 	}
 	token = otpd.NewAdminToken()
-	if err := writeSecretFile(path, []byte(token+"\n")); err != nil {
+	if err := createSecretFile(path, []byte(token+"\n")); errors.Is(err, fs.ErrExist) {
+		return loadAdminToken(cfg) // another process made one first
+	} else if err != nil {
 		return "", false, fmt.Errorf("admin token: %w", err)
 	}
 	return token, true, nil
 }
 
-// writeSecretFile writes data to path with mode 0600 via a temporary file
-// and a rename, so a crash never leaves half a secret behind.
-func writeSecretFile(path string, data []byte) error {
+// createSecretFile creates path with data, mode 0600, unless it exists
+// (then it returns an error wrapping fs.ErrExist). The data is written to a
+// temporary file, synced and hard-linked into place: a reader never sees a
+// partial file, and of processes creating it at once exactly one succeeds.
+func createSecretFile(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -422,5 +433,5 @@ func writeSecretFile(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return os.Link(tmp.Name(), path)
 }
