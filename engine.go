@@ -28,6 +28,7 @@ type Engine struct {
 	admin    [32]byte // SHA-256 of the admin token
 	hasAdmin bool
 	notify   func()
+	handoff  Handoff
 	// notifyEvents wakes the webhook dispatcher after events are written.
 	notifyEvents  func()
 	eventData     func(*Verification, time.Time) ([]byte, error)
@@ -49,6 +50,10 @@ type Config struct {
 	// Notify is called after a message is queued, to wake the delivery
 	// dispatcher without a polling delay. Optional.
 	Notify func()
+	// Handoff, when set, takes messages the engine queues straight to this
+	// node's dispatcher (see Handoff); Notify then wakes it only for
+	// messages it could not take. Optional.
+	Handoff Handoff
 	// NotifyEvents is called after events are written, to wake the webhook
 	// dispatcher. Optional.
 	NotifyEvents func()
@@ -109,6 +114,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		renderer:      cfg.Renderer,
 		now:           cfg.Now,
 		notify:        cfg.Notify,
+		handoff:       cfg.Handoff,
 		notifyEvents:  cfg.NotifyEvents,
 		eventData:     cfg.EventData,
 		webhookWindow: cfg.WebhookRetryWindow,

@@ -201,8 +201,13 @@ type Message struct {
 	Refs          []string
 	Attempts      int // delivery attempts so far
 	NextAttemptAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// LeaseUntil, on a new message, says this node has already claimed it
+	// (the engine handed it straight to its dispatcher, see Handoff): the
+	// store inserts it leased until then, so no node claims it before.
+	// Stores write it with the insert only and do not load it back.
+	LeaseUntil time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // StatusAt is the verification's status as seen at now: a pending

@@ -129,18 +129,63 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if v.CodeHash, err = e.keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, v.Transaction); err != nil {
 		return nil, err
 	}
-	v.Messages = []*Message{newMessage(v, channel, now)}
+	m := newMessage(v, channel, now)
+	v.Messages = []*Message{m}
 	if err := e.emit(v, EventVerificationCreated, "", now); err != nil {
 		return nil, err
 	}
+	h := e.reserve()
+	h.leaseTo(m, now)
 	if err := e.store.CreateVerification(ctx, v); err != nil {
+		h.cancel()
 		return nil, fmt.Errorf("create verification: %w", err)
 	}
 	v.Events = nil
-	e.notify()
+	h.give(v, m)
 	e.notifyEvents()
 	e.obs.VerificationStarted(channel)
 	return v, nil
+}
+
+// handing is a handoff reservation for one message, or none.
+type handing struct {
+	e     *Engine
+	ok    bool
+	lease time.Duration
+}
+
+// reserve reserves a handoff for a message about to be queued.
+func (e *Engine) reserve() handing {
+	if e.handoff == nil {
+		return handing{e: e}
+	}
+	lease, ok := e.handoff.Reserve()
+	return handing{e: e, ok: ok, lease: lease}
+}
+
+// leaseTo marks m, about to be inserted, as leased to this node, when the
+// reservation was granted.
+func (h handing) leaseTo(m *Message, now time.Time) {
+	if h.ok {
+		m.LeaseUntil = now.Add(h.lease)
+	}
+}
+
+// give hands m, now committed, to the dispatcher, or wakes the dispatcher
+// to claim it when no handoff was reserved.
+func (h handing) give(v *Verification, m *Message) {
+	if !h.ok {
+		h.e.notify()
+		return
+	}
+	h.e.handoff.Give(ClaimedMessage{ServiceID: v.ServiceID, VerificationID: v.ID, MessageID: m.ID})
+}
+
+// cancel returns an unused reservation.
+func (h handing) cancel() {
+	if h.ok {
+		h.e.handoff.Cancel()
+	}
 }
 
 func newMessage(v *Verification, ch ChannelName, now time.Time) *Message {
@@ -348,8 +393,11 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 	if err != nil {
 		return nil, err
 	}
+	var m *Message
+	h := e.reserve()
 	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
 		now := e.Now()
+		m = nil
 		if st := v.StatusAt(now); st != StatusPending {
 			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be resent", st)}
 		}
@@ -375,13 +423,16 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 		v.Sends++
 		v.LastSentAt = now
 		v.UpdatedAt = now
-		v.Messages = append(v.Messages, newMessage(v, ch, now))
+		m = newMessage(v, ch, now)
+		h.leaseTo(m, now)
+		v.Messages = append(v.Messages, m)
 		return nil
 	})
 	if err != nil {
+		h.cancel()
 		return nil, err
 	}
-	e.notify()
+	h.give(v, m)
 	return v, nil
 }
 

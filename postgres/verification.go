@@ -78,8 +78,8 @@ const (
 	sqlInsertRef = `INSERT INTO message_refs (ref, message_id, verification_id, service_id)
 	VALUES ($1, $2, $3, $4) ON CONFLICT (ref) DO NOTHING`
 	sqlFindRef       = `SELECT message_id, verification_id, service_id FROM message_refs WHERE ref = $1`
-	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `, lease_until)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	// The lease is dropped ($9) when the message leaves the queue or is
 	// rescheduled: it then no longer guards a send in flight, and must not
 	// keep a rescheduled message from being claimed at its new time. Any
@@ -260,7 +260,8 @@ func checkMessage(v *otpd.Verification, m *otpd.Message) error {
 
 // queueInsertMessage queues the insert of a message of v.
 func queueInsertMessage(b *pgx.Batch, v *otpd.Verification, m *otpd.Message) {
-	b.Queue(sqlInsertMessage, append([]any{m.ID, v.ID, v.ServiceID}, messageArgs(m)...)...)
+	args := append([]any{m.ID, v.ID, v.ServiceID}, messageArgs(m)...)
+	b.Queue(sqlInsertMessage, append(args, nullTS(m.LeaseUntil))...)
 }
 
 // CreateVerification inserts v and its messages in one transaction, in one

@@ -54,8 +54,8 @@ const (
 	sqlInsertRef = `INSERT INTO message_refs (ref, message_id, verification_id, service_id)
 	VALUES (?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING`
 	sqlFindRef       = `SELECT message_id, verification_id, service_id FROM message_refs WHERE ref = ?`
-	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `, lease_until)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// Messages come back in insertion order (the rowid): that is the order
 	// of Verification.Messages, oldest first.
 	sqlGetMessages = `SELECT ` + messageColumns + ` FROM messages
@@ -231,7 +231,7 @@ func loadMessages(q *txn, vs []*otpd.Verification) error {
 // insertMessage inserts a message of v.
 func insertMessage(tx *txn, v *otpd.Verification, m *otpd.Message) error {
 	args := append([]any{m.ID, v.ID, v.ServiceID}, messageArgs(m)...)
-	if _, err := tx.exec(sqlInsertMessage, args...); err != nil {
+	if _, err := tx.exec(sqlInsertMessage, append(args, nullMillis(m.LeaseUntil))...); err != nil {
 		return fmt.Errorf("message %s: %w", m.ID, err)
 	}
 	return nil

@@ -42,6 +42,32 @@ func testClaimMessages(t *testing.T, newStore func(t *testing.T) Store) {
 		require.Empty(t, b.claim(t, now.Add(lease), lease, 10))
 	})
 
+	t.Run("InsertedLeased", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		svc := b.service(t)
+		now := ms(b.now)
+		// A message handed straight to its node's dispatcher (otpd.Handoff)
+		// is inserted leased: no node claims it before the lease runs out.
+		v := b.verification(t, svc, b.now, func(v *otpd.Verification) { v.Messages[0].LeaseUntil = now.Add(lease) })
+		require.Empty(t, b.claim(t, now, lease, 10))
+		require.Equal(t, claimedOf(v, v.Messages[0]), b.claim(t, now.Add(lease), lease, 10))
+
+		var m *otpd.Message
+		_, err := b.s.UpdateVerification(b.ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+			m = NewMessage(v, now)
+			m.LeaseUntil = now.Add(lease)
+			v.Messages = append(v.Messages, m)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Empty(t, b.claim(t, now.Add(lease-time.Millisecond), lease, 10), "appended leased, too")
+		require.Equal(t, claimedOf(v, m), b.claim(t, now.Add(lease), time.Hour, 10))
+		for _, got := range b.get(t, v).Messages {
+			require.True(t, got.LeaseUntil.IsZero(), "LeaseUntil is not read back")
+		}
+	})
+
 	t.Run("RespectsNextAttemptAt", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)

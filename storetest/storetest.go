@@ -259,6 +259,7 @@ func normVerification(v *otpd.Verification) *otpd.Verification {
 	c.LastSentAt = ms(c.LastSentAt)
 	c.Messages = nilIfEmpty(c.Messages)
 	for _, m := range c.Messages {
+		m.LeaseUntil = time.Time{} // written with the insert, never read back
 		m.NextAttemptAt = ms(m.NextAttemptAt)
 		m.CreatedAt = ms(m.CreatedAt)
 		m.UpdatedAt = ms(m.UpdatedAt)

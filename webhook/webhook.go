@@ -214,6 +214,10 @@ func (s *Sender) record(ctx context.Context, e *otpd.Event, a *otpd.DeliveryAtte
 	if errors.Is(err, otpd.ErrNotFound) {
 		return nil // purged with its service meanwhile
 	}
+	if err == nil && d.State != otpd.EventPending {
+		// The verification's next event, if any, has become claimable.
+		s.Notify()
+	}
 	return err
 }
 

@@ -136,6 +136,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Renderer:           message.New(),
 		AdminToken:         adminToken,
 		Notify:             dispatcher.Notify,
+		Handoff:            dispatcher,
 		NotifyEvents:       webhooks.Notify,
 		EventData:          httpapi.EventData,
 		WebhookRetryWindow: cfg.WebhookRetryWindow,
