@@ -113,8 +113,9 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 	var retried bool
 	var ch ChannelName
 	var refs []string
+	var moved bool // the verification fell back to its next channel
 	_, err := e.store.UpdateVerification(ctx, cm.ServiceID, cm.VerificationID, func(v *Verification) error {
-		done, retried, refs = "", false, nil
+		done, retried, refs, moved = "", false, nil, false
 		m := v.Message(cm.MessageID)
 		if m == nil || m.Status != MessageQueued {
 			return errStale
@@ -144,6 +145,7 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 				m.Status, done = MessageDelivered, MessageDelivered
 				return e.emit(v, EventMessageDelivered, m.ID, now)
 			}
+			e.armFallback(v, m, now)
 			return nil
 		case !IsPermanent(sendErr) && m.Attempts < MaxDeliveryAttempts:
 			next := now.Add(backoff(m.Attempts))
@@ -159,6 +161,9 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 		if err := e.emit(v, EventMessageFailed, m.ID, now); err != nil {
 			return err
 		}
+		if moved = e.advance(v, m, now); moved {
+			return nil
+		}
 		return e.failIfExhausted(v, now)
 	})
 	if errors.Is(err, errStale) || errors.Is(err, ErrNotFound) {
@@ -169,6 +174,9 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 	}
 	if done != "" {
 		e.notifyEvents()
+	}
+	if moved {
+		e.notify()
 	}
 	if len(refs) > 0 {
 		// A receipt may have beaten this write: apply what was kept for it.
@@ -325,11 +333,11 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 	if err != nil {
 		return fmt.Errorf("receipt for %s ref: %w", r.Channel, err)
 	}
-	var changed bool
+	var changed, moved bool
 	var ch ChannelName
 	var since time.Duration
 	_, err = e.store.UpdateVerification(ctx, cm.ServiceID, cm.VerificationID, func(v *Verification) error {
-		changed = false
+		changed, moved = false, false
 		m := v.Message(cm.MessageID)
 		if m == nil || m.Status.Final() {
 			return nil
@@ -337,11 +345,15 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 		now := e.Now()
 		m.Status, m.Error = r.Status, r.Error
 		m.UpdatedAt, v.UpdatedAt = now, now
+		m.FallbackAt = time.Time{}
 		changed, ch, since = true, m.Channel, now.Sub(m.CreatedAt)
 		if err := e.emit(v, messageEvent(r.Status), m.ID, now); err != nil {
 			return err
 		}
 		if r.Status != MessageDelivered {
+			if moved = e.advance(v, m, now); moved {
+				return nil
+			}
 			return e.failIfExhausted(v, now)
 		}
 		return nil
@@ -352,6 +364,9 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 	if changed {
 		e.notifyEvents()
 		e.obs.MessageDone(ch, r.Status, since)
+	}
+	if moved {
+		e.notify()
 	}
 	return nil
 }

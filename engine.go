@@ -29,6 +29,9 @@ type Engine struct {
 	hasAdmin bool
 	notify   func()
 	handoff  Handoff
+	// fallbackTO is how long a sent message waits for its receipt before
+	// its verification falls back, per channel.
+	fallbackTO map[ChannelName]time.Duration
 	// notifyEvents wakes the webhook dispatcher after events are written.
 	notifyEvents  func()
 	eventData     func(*Verification, time.Time) ([]byte, error)
@@ -50,6 +53,11 @@ type Config struct {
 	// Notify is called after a message is queued, to wake the delivery
 	// dispatcher without a polling delay. Optional.
 	Notify func()
+	// FallbackTimeouts are how long a sent message may go undelivered
+	// before its verification moves on to its next channel, per channel;
+	// DefaultFallbackTimeouts for channels it does not name. Zero: never
+	// by time, only on failure.
+	FallbackTimeouts map[ChannelName]time.Duration
 	// Handoff, when set, takes messages the engine queues straight to this
 	// node's dispatcher (see Handoff); Notify then wakes it only for
 	// messages it could not take. Optional.
@@ -130,6 +138,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if e.notify == nil {
 		e.notify = func() {}
+	}
+	e.fallbackTO = map[ChannelName]time.Duration{}
+	for c, d := range DefaultFallbackTimeouts {
+		e.fallbackTO[c] = d
+	}
+	for c, d := range cfg.FallbackTimeouts {
+		e.fallbackTO[c] = d
 	}
 	if e.notifyEvents == nil {
 		e.notifyEvents = func() {}

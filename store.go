@@ -85,6 +85,12 @@ type Store interface {
 	// its messages to be claimed again.
 	ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedMessage, error)
 
+	// ClaimFallbacks leases up to limit messages whose FallbackAt is not
+	// after now, by moving their FallbackAt to now+lease (so a node that
+	// dies handling one leaves it to be claimed again), and returns them,
+	// soonest first.
+	ClaimFallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedMessage, error)
+
 	// DueForExpiry returns up to limit pending verifications whose
 	// ExpiresAt is not after now, oldest expiry first. The engine expires
 	// each in its own UpdateVerification, so each gets its event.

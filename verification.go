@@ -157,6 +157,10 @@ type Verification struct {
 	Reference   string
 	ClientIP    string
 	Transaction *Transaction
+	// Fallback are the channels tried in turn after the first message's
+	// channel, when a channel fails, cannot reach the person, or no
+	// delivery receipt comes within its fallback timeout.
+	Fallback []ChannelName
 
 	CodeLength     int
 	Alphabet       Alphabet
@@ -201,6 +205,11 @@ type Message struct {
 	Refs          []string
 	Attempts      int // delivery attempts so far
 	NextAttemptAt time.Time
+	// FallbackAt is when the verification moves on to its next channel if
+	// this message has not been delivered by then; zero when no fallback
+	// is pending on it (none left, no timeout for its channel, or it was
+	// delivered or failed).
+	FallbackAt time.Time
 	// LeaseUntil, on a new message, says this node has already claimed it
 	// (the engine handed it straight to its dispatcher, see Handoff): the
 	// store inserts it leased until then, so no node claims it before.
@@ -252,5 +261,6 @@ func (v *Verification) Clone() *Verification {
 		c.Messages[i] = &mc
 	}
 	c.Events = append([]*Event(nil), v.Events...)
+	c.Fallback = append([]ChannelName(nil), v.Fallback...)
 	return &c
 }

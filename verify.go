@@ -89,8 +89,9 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Fallback) > 0 {
-		return nil, &Error{Kind: ErrChannelUnavailable, Param: "fallback", Detail: "fallback between channels is not available in this version of otpd; send one channel"}
+	fallback, err := e.fallbackRoute(svc, req, channel, dest)
+	if err != nil {
+		return nil, err
 	}
 
 	now := e.Now()
@@ -106,6 +107,7 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 		Reference:      req.Reference,
 		ClientIP:       req.ClientIP,
 		Transaction:    req.Transaction,
+		Fallback:       fallback,
 		CodeLength:     svc.Policy.CodeLength,
 		Alphabet:       svc.Policy.Alphabet,
 		KeyID:          e.keyring.CurrentID(),
@@ -234,6 +236,48 @@ func (e *Engine) pickChannel(svc *Service, want ChannelName, dest Destination) (
 		}
 	}
 	return "", &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: "none of the service's channels can reach this destination"}
+}
+
+// fallbackRoute returns the channels to fall back to after primary: the
+// request's fallback list, each of which must be usable for the
+// destination; or, for channel "auto" without one, the rest of the
+// service's channels that can reach it, in the service's order.
+func (e *Engine) fallbackRoute(svc *Service, req StartRequest, primary ChannelName, dest Destination) ([]ChannelName, error) {
+	seen := map[ChannelName]bool{primary: true}
+	var out []ChannelName
+	if len(req.Fallback) > 0 {
+		if len(req.Fallback) > 4 {
+			return nil, invalid("fallback", "at most 4 channels")
+		}
+		for _, c := range req.Fallback {
+			if seen[c] {
+				return nil, invalid("fallback", "channel %q appears twice in the route", c)
+			}
+			seen[c] = true
+			if _, err := e.pickChannel(svc, c, dest); err != nil {
+				var oe *Error
+				if errors.As(err, &oe) {
+					oe.Param = "fallback"
+				}
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	if req.Channel != ChannelAuto {
+		return nil, nil
+	}
+	for _, c := range svc.Channels {
+		if seen[c] {
+			continue
+		}
+		if _, err := e.pickChannel(svc, c, dest); err == nil {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // GetVerification returns a verification with its status as of now.

@@ -238,7 +238,7 @@ var (
 		sqlInsertKey, sqlDeleteKey, sqlTouchKey,
 		sqlInsertVerification, sqlGetVerification, sqlGetMessages, sqlUpdateVerification,
 		sqlInsertMessage, sqlUpdateMessage, sqlInsertRef,
-		sqlClaimMessages, sqlPurgeVerifications,
+		sqlClaimMessages, sqlClaimFallbacks, sqlPurgeVerifications,
 		sqlInsertEvent, sqlClaimEvents, sqlInsertAttempt, sqlSetDelivery, sqlRedeliverEvent,
 		sqlPurgeEvents, sqlSaveEarlyReceipt, sqlTakeEarlyReceipts, sqlPurgeEarlyReceipts,
 		sqlInsertFingerprint, sqlGetFingerprint,

@@ -19,14 +19,14 @@ import (
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
 	reference, client_ip, tx_amount, tx_currency, tx_payee, code_length, code_alphabet, key_id,
 	salt, code_hash, max_attempts, attempts, max_sends, sends, resend_cooldown_seconds,
-	created_at, updated_at, expires_at, last_sent_at`
+	created_at, updated_at, expires_at, last_sent_at, fallback`
 
 const messageColumns = `id, verification_id, service_id, channel, status, error, provider_id,
-	attempts, next_attempt_at, created_at, updated_at`
+	attempts, next_attempt_at, created_at, updated_at, fallback_at`
 
 const (
 	sqlInsertVerification = `INSERT INTO verifications (` + verificationColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlGetVerification = `SELECT ` + verificationColumns + `
 	FROM verifications WHERE service_id = ? AND id = ?`
 	// Every column but id and service_id, in verificationColumns order.
@@ -34,7 +34,8 @@ const (
 	status = ?, locale = ?, purpose = ?, reference = ?, client_ip = ?, tx_amount = ?,
 	tx_currency = ?, tx_payee = ?, code_length = ?, code_alphabet = ?, key_id = ?, salt = ?,
 	code_hash = ?, max_attempts = ?, attempts = ?, max_sends = ?, sends = ?,
-	resend_cooldown_seconds = ?, created_at = ?, updated_at = ?, expires_at = ?, last_sent_at = ?
+	resend_cooldown_seconds = ?, created_at = ?, updated_at = ?, expires_at = ?, last_sent_at = ?,
+	fallback = ?
 	WHERE id = ?`
 	// The look-ups by service name their index. Without statistics (a new
 	// database, or one never analyzed) SQLite's planner prefers
@@ -55,7 +56,7 @@ const (
 	VALUES (?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING`
 	sqlFindRef       = `SELECT message_id, verification_id, service_id FROM message_refs WHERE ref = ?`
 	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `, lease_until)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// Messages come back in insertion order (the rowid): that is the order
 	// of Verification.Messages, oldest first.
 	sqlGetMessages = `SELECT ` + messageColumns + ` FROM messages
@@ -68,7 +69,7 @@ const (
 	// new time. Any other change keeps it, so that a worker recording
 	// progress on a message it holds does not hand it to another.
 	sqlUpdateMessage = `UPDATE messages SET channel = ?, status = ?, error = ?, provider_id = ?,
-	attempts = ?, next_attempt_at = ?, created_at = ?, updated_at = ?,
+	attempts = ?, next_attempt_at = ?, created_at = ?, updated_at = ?, fallback_at = ?,
 	lease_until = CASE WHEN ? THEN NULL ELSE lease_until END
 	WHERE id = ? AND verification_id = ?`
 
@@ -79,6 +80,15 @@ const (
 		ORDER BY next_attempt_at, id LIMIT ?)
 	RETURNING id, verification_id, service_id, next_attempt_at`
 
+	// A message whose fallback is due is leased with the column the queue
+	// uses (a sent message holds no queue lease), so a node that dies
+	// handling it leaves it to be claimed again.
+	sqlClaimFallbacks = `UPDATE messages SET lease_until = ?
+	WHERE id IN (
+		SELECT id FROM messages INDEXED BY messages_fallback
+		WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY fallback_at LIMIT ?)
+	RETURNING id, verification_id, service_id, fallback_at`
 	// Messages go with their verification: ON DELETE CASCADE.
 	sqlPurgeVerifications = `DELETE FROM verifications
 	WHERE id IN (
@@ -98,11 +108,16 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 	if t := v.Transaction; t != nil {
 		amount, currency, payee = t.Amount, t.Currency, t.Payee
 	}
+	fallback, err := jsonList(v.Fallback)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		v.To, v.ToKey, string(v.Channel), string(v.Status), v.Locale, v.Purpose, v.Reference,
 		v.ClientIP, amount, currency, payee, v.CodeLength, string(v.Alphabet), v.KeyID, v.Salt,
 		v.CodeHash, v.MaxAttempts, v.Attempts, v.MaxSends, v.Sends, cooldown,
 		millis(v.CreatedAt), millis(v.UpdatedAt), millis(v.ExpiresAt), nullMillis(v.LastSentAt),
+		fallback,
 	}, nil
 }
 
@@ -111,7 +126,7 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 func messageArgs(m *otpd.Message) []any {
 	return []any{
 		string(m.Channel), string(m.Status), m.Error, m.ProviderID, m.Attempts,
-		millis(m.NextAttemptAt), millis(m.CreatedAt), millis(m.UpdatedAt),
+		millis(m.NextAttemptAt), millis(m.CreatedAt), millis(m.UpdatedAt), nullMillis(m.FallbackAt),
 	}
 }
 
@@ -125,13 +140,17 @@ func scanVerification(sc scanner) (*otpd.Verification, error) {
 		cooldown                        int64
 		createdAt, updatedAt, expiresAt int64
 		lastSentAt                      sql.NullInt64
+		fallback                        string
 	)
 	err := sc.Scan(&v.ID, &v.ServiceID, &v.To, &v.ToKey, &channel, &status, &v.Locale, &v.Purpose,
 		&v.Reference, &v.ClientIP, &amount, &currency, &payee, &v.CodeLength, &alphabet, &v.KeyID,
 		&v.Salt, &v.CodeHash, &v.MaxAttempts, &v.Attempts, &v.MaxSends, &v.Sends, &cooldown,
-		&createdAt, &updatedAt, &expiresAt, &lastSentAt)
+		&createdAt, &updatedAt, &expiresAt, &lastSentAt, &fallback)
 	if err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(fallback), &v.Fallback); err != nil {
+		return nil, fmt.Errorf("fallback: %w", err)
 	}
 	v.Channel = otpd.ChannelName(channel)
 	v.Status = otpd.VerificationStatus(status)
@@ -152,12 +171,14 @@ func scanMessage(sc scanner) (*otpd.Message, error) {
 		m                               otpd.Message
 		serviceID, channel, status      string
 		nextAttempt, createdAt, updated int64
+		fallbackAt                      sql.NullInt64
 	)
 	err := sc.Scan(&m.ID, &m.VerificationID, &serviceID, &channel, &status, &m.Error, &m.ProviderID,
-		&m.Attempts, &nextAttempt, &createdAt, &updated)
+		&m.Attempts, &nextAttempt, &createdAt, &updated, &fallbackAt)
 	if err != nil {
 		return nil, err
 	}
+	m.FallbackAt = fromNullMillis(fallbackAt)
 	m.Channel = otpd.ChannelName(channel)
 	m.Status = otpd.MessageStatus(status)
 	m.NextAttemptAt = fromMillis(nextAttempt)
@@ -493,6 +514,7 @@ func truncateVerification(v *otpd.Verification) {
 		m.NextAttemptAt = truncate(m.NextAttemptAt)
 		m.CreatedAt = truncate(m.CreatedAt)
 		m.UpdatedAt = truncate(m.UpdatedAt)
+		m.FallbackAt = truncate(m.FallbackAt)
 	}
 }
 
@@ -562,4 +584,43 @@ func (s *Store) execCount(ctx context.Context, query string, limit int, args ...
 		return err
 	})
 	return int(n), err
+}
+
+// ClaimFallbacks leases up to limit messages whose fallback is due.
+func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]otpd.ClaimedMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	type claimed struct {
+		otpd.ClaimedMessage
+		at int64
+	}
+	var out []claimed
+	err := s.write(ctx, func(tx *txn) error {
+		out = out[:0]
+		rows, err := tx.query(sqlClaimFallbacks, millis(now.Add(lease)), millis(now), millis(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c claimed
+			if err := rows.Scan(&c.MessageID, &c.VerificationID, &c.ServiceID, &c.at); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim fallbacks: %w", err)
+	}
+	slices.SortFunc(out, func(a, b claimed) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.MessageID, b.MessageID))
+	})
+	msgs := make([]otpd.ClaimedMessage, len(out))
+	for i, c := range out {
+		msgs[i] = c.ClaimedMessage
+	}
+	return msgs, nil
 }

@@ -309,3 +309,43 @@ func testPurgeVerifications(t *testing.T, newStore func(t *testing.T) Store) {
 		require.ElementsMatch(t, append(claimedOf(oldPending, oldPending.Messages...), claimedOf(atCutoff, atCutoff.Messages...)...), claimed)
 	})
 }
+
+func testClaimFallbacks(t *testing.T, newStore func(t *testing.T) Store) {
+	b := setup(t, newStore)
+	svc := b.service(t)
+	now := ms(b.now)
+	const lease = 30 * time.Second
+	arm := func(v *otpd.Verification, at time.Time) {
+		t.Helper()
+		_, err := b.s.UpdateVerification(b.ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+			m := v.Messages[0]
+			m.Status, m.FallbackAt = otpd.MessageSent, at
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	due := b.verification(t, svc, now)
+	later := b.verification(t, svc, now)
+	none := b.verification(t, svc, now)
+	arm(due, now.Add(-time.Second))
+	arm(later, now.Add(time.Minute))
+	arm(none, time.Time{})
+	require.Equal(t, now.Add(time.Minute), b.get(t, later).Messages[0].FallbackAt, "FallbackAt is read back")
+
+	claim := func(at time.Time) []otpd.ClaimedMessage {
+		t.Helper()
+		got, err := b.s.ClaimFallbacks(b.ctx, at, lease, 10)
+		require.NoError(t, err)
+		return got
+	}
+	require.Equal(t, claimedOf(due, due.Messages[0]), claim(now))
+	require.Empty(t, claim(now), "leased")
+	require.Equal(t, claimedOf(due, due.Messages[0]), claim(now.Add(lease)), "the lease runs out")
+	// Handled: the fallback is cleared.
+	_, err := b.s.UpdateVerification(b.ctx, svc.ID, due.ID, func(v *otpd.Verification) error {
+		v.Messages[0].FallbackAt = time.Time{}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, claimedOf(later, later.Messages[0]), claim(now.Add(time.Hour)))
+}

@@ -41,6 +41,12 @@ type serveConfig struct {
 	WebhookTimeout     time.Duration `yaml:"webhook_timeout" toml:"webhook_timeout"`
 	WebhookWorkers     int           `yaml:"webhook_workers" toml:"webhook_workers"`
 
+	// FallbackTimeouts (config file only) override how long a sent message
+	// may go without a delivery receipt before its verification falls
+	// back to its next channel, per channel, e.g. {whatsapp: 45s}; 0 turns
+	// the timer off for that channel.
+	FallbackTimeouts map[string]time.Duration `yaml:"fallback_timeouts" toml:"fallback_timeouts"`
+
 	// SMS holds what only the config file can say: several SMS routes.
 	SMS smsConfig `yaml:"sms" toml:"sms"`
 
@@ -241,6 +247,14 @@ func readConfigFile(path string, cfg *serveConfig) error {
 }
 
 func (c *serveConfig) validate() error {
+	for ch, d := range c.FallbackTimeouts {
+		if c := otpd.ChannelName(ch); !c.Valid() || c == otpd.ChannelAuto {
+			return usagef("fallback_timeouts: %q is not a channel (sms, whatsapp, rcs, push, email)", ch)
+		}
+		if d < 0 || d > time.Hour {
+			return usagef("fallback_timeouts: %s must be between 0 and 1h", ch)
+		}
+	}
 	switch {
 	case c.Addr == "":
 		return usagef("--addr must not be empty")

@@ -137,6 +137,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		AdminToken:         adminToken,
 		Notify:             dispatcher.Notify,
 		Handoff:            dispatcher,
+		FallbackTimeouts:   fallbackTimeouts(cfg),
 		NotifyEvents:       webhooks.Notify,
 		EventData:          httpapi.EventData,
 		WebhookRetryWindow: cfg.WebhookRetryWindow,
@@ -213,6 +214,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		_ = dispatcher.Run(workCtx, engine.Deliver)
 	})
 	wg.Go(func() { _ = webhooks.Run(workCtx) })
+	// Fallback timers: messages not delivered in time move their
+	// verification on to its next channel, on whichever node claims them.
+	fallbacks := delivery.NewPool("fallback", store.ClaimFallbacks, func(m otpd.ClaimedMessage) string { return m.MessageID },
+		delivery.Options{Workers: 4, Lease: time.Minute, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
+	wg.Go(func() { _ = fallbacks.Run(workCtx, engine.Fallback) })
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
 	// Messages queued on other nodes wake this node's dispatcher at once
 	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
@@ -435,4 +441,13 @@ func createSecretFile(path string, data []byte) error {
 		return err
 	}
 	return os.Link(tmp.Name(), path)
+}
+
+// fallbackTimeouts converts the config file's fallback_timeouts.
+func fallbackTimeouts(cfg serveConfig) map[otpd.ChannelName]time.Duration {
+	out := map[otpd.ChannelName]time.Duration{}
+	for ch, d := range cfg.FallbackTimeouts {
+		out[otpd.ChannelName(ch)] = d
+	}
+	return out
 }
