@@ -149,6 +149,19 @@ type Store interface {
 	// (their message never showed up) and returns how many it deleted.
 	PurgeEarlyReceipts(ctx context.Context, before time.Time, limit int) (int, error)
 
+	// CreateDevice inserts a push device.
+	CreateDevice(ctx context.Context, d *Device) error
+	// GetDevice returns a device of the service.
+	GetDevice(ctx context.Context, serviceID, id string) (*Device, error)
+	// ListDevices returns the service's devices in id order after the
+	// cursor ("" from the start), at most limit (<= 0: all).
+	ListDevices(ctx context.Context, serviceID, after string, limit int) ([]*Device, error)
+	// DeleteDevice removes a device of the service.
+	DeleteDevice(ctx context.Context, serviceID, id string) error
+	// MarkDeviceDead records that the push service refused the device's
+	// token, at at, unless it is already dead.
+	MarkDeviceDead(ctx context.Context, serviceID, id, reason string, at time.Time) error
+
 	// RegisterKeyFingerprints records the fingerprint of each key id that
 	// has none yet, and returns the recorded fingerprint of every id in
 	// fps (the given one, or the one recorded before by any node).

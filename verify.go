@@ -93,6 +93,11 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if dest.Kind == DestinationDevice {
+		if err := e.usableDevice(ctx, svc.ID, dest.Address); err != nil {
+			return nil, err
+		}
+	}
 
 	now := e.Now()
 	v := &Verification{
@@ -218,9 +223,6 @@ func (e *Engine) pickChannel(svc *Service, want ChannelName, dest Destination) (
 			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: fmt.Sprintf("channel %q is not configured on this server", c)}
 		case !dest.Kind.Reaches(c):
 			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: fmt.Sprintf("channel %q cannot reach this destination", c)}
-		case c == ChannelPush:
-			// Push needs registered devices, which this version cannot register.
-			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: "push devices cannot be registered in this version of otpd"}
 		}
 		return nil
 	}

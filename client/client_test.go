@@ -337,6 +337,36 @@ func TestMethods(t *testing.T) {
 			method: "DELETE", path: "/v1/services/svc_1/keys/key_1", reply: noContent,
 		},
 		{
+			name: "RegisterDevice",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.RegisterDevice(ctx, "svc_1", client.RegisterDeviceParams{Platform: client.PlatformIOS, Token: "a1b2", Label: "user-42"})
+			},
+			method: "POST", path: "/v1/services/svc_1/devices", body: `{"platform":"ios","token":"a1b2","label":"user-42"}`, key: autoKey,
+			reply: jsonReply(201, deviceJSON), want: wantDevice(),
+		},
+		{
+			name: "ListDevices",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.ListDevices(ctx, "svc_1", client.ListOptions{Limit: 1, Cursor: "abc"})
+			},
+			method: "GET", path: "/v1/services/svc_1/devices", query: url.Values{"limit": {"1"}, "cursor": {"abc"}},
+			reply: jsonReply(200, `{"data":[`+deviceJSON+`],"next_cursor":null}`), want: &client.DeviceList{Data: []client.Device{*wantDevice()}},
+		},
+		{
+			name: "GetDevice",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.GetDevice(ctx, "svc_1", "dev_1")
+			},
+			method: "GET", path: "/v1/services/svc_1/devices/dev_1", reply: jsonReply(200, deviceJSON), want: wantDevice(),
+		},
+		{
+			name: "DeleteDevice",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return nil, c.DeleteDevice(ctx, "svc_1", "dev_1")
+			},
+			method: "DELETE", path: "/v1/services/svc_1/devices/dev_1", reply: noContent,
+		},
+		{
 			name: "StartVerification minimal",
 			call: func(ctx context.Context, c *client.Client) (any, error) {
 				return c.StartVerification(ctx, "svc_1", client.StartParams{To: "+447700900123"})
@@ -985,4 +1015,13 @@ func TestErrors(t *testing.T) {
 		require.ErrorContains(t, err, "decoding 200 response")
 		require.False(t, errors.As(err, new(*client.Error)))
 	})
+}
+
+const deviceJSON = `{"id":"dev_1","platform":"ios","label":"user-42","status":"active","dead_reason":null,
+	"created_at":"2026-11-26T09:00:00.000Z","dead_at":null}`
+
+func wantDevice() *client.Device {
+	label := "user-42"
+	return &client.Device{ID: "dev_1", Platform: "ios", Label: &label, Status: "active",
+		CreatedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 }

@@ -335,6 +335,24 @@ func TestOpenAPIConformance(t *testing.T) {
 	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(eid, "redeliver"), token: otherKey, status: 404})
 	run(step{op: "GET /v1/services/{sid}/events/{eid}", path: epath(eid), token: adminToken, status: 200})
 
+	// Push devices.
+	dpath := func(rest ...string) string {
+		return "/v1/services/" + sid + "/devices" + strings.Join(append([]string{""}, rest...), "/")
+	}
+	did := run(step{op: "POST /v1/services/{sid}/devices", path: dpath(), token: secret, status: 201,
+		body: map[string]any{"platform": "ios", "token": "a1b2c3d4e5f6", "label": "user-42"}})["id"].(string)
+	run(step{op: "POST /v1/services/{sid}/devices", path: dpath(), token: secret, status: 201, body: map[string]any{"platform": "android", "token": "fcm-token-1"}})
+	run(step{op: "POST /v1/services/{sid}/devices", path: dpath(), token: secret, status: 400, body: map[string]any{"platform": "windows", "token": "x"}, badRequest: true})
+	devs := run(step{op: "GET /v1/services/{sid}/devices", path: dpath() + "?limit=1", token: secret, status: 200})
+	run(step{op: "GET /v1/services/{sid}/devices", path: dpath() + "?cursor=" + devs["next_cursor"].(string), token: secret, status: 200})
+	require.NoError(t, b.engine.MarkDeviceDead(t.Context(), sid, did, "Unregistered"))
+	got := run(step{op: "GET /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 200})
+	require.Equal(t, "dead", got["status"])
+	require.NotContains(t, got, "token", "a device's token is never shown")
+	run(step{op: "GET /v1/services/{sid}/devices/{did}", path: dpath(did), token: otherKey, status: 404})
+	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 204})
+	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 404})
+
 	// Expiry at read time.
 	v3id := run(step{op: "POST /v1/services/{sid}/verifications", path: vpathS(), token: secret, status: 201, body: map[string]any{"to": "+447700900126", "ttl_seconds": 60}})["id"].(string)
 	b.clock.Advance(61 * time.Second)
