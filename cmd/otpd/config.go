@@ -47,6 +47,11 @@ type serveConfig struct {
 	// the timer off for that channel.
 	FallbackTimeouts map[string]time.Duration `yaml:"fallback_timeouts" toml:"fallback_timeouts"`
 
+	// WhatsApp and RCS (config file only) set up those channels.
+	WhatsApp *whatsappConfig `yaml:"whatsapp" toml:"whatsapp"`
+	RCS      *rcsConfig      `yaml:"rcs" toml:"rcs"`
+	Push     *pushConfig     `yaml:"push" toml:"push"`
+
 	// SMS holds what only the config file can say: several SMS routes.
 	SMS smsConfig `yaml:"sms" toml:"sms"`
 

@@ -69,12 +69,19 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	channels := map[otpd.ChannelName]otpd.Channel{}
+	providers, err := buildChannels(cfg, store, e.getenv, log)
+	if err != nil {
+		return err
+	}
+	channels := providers.channels
 	var inbox *devinbox.Inbox
 	if cfg.Dev {
+		// Every channel without real settings delivers to the dev inbox.
 		inbox = devinbox.New(devinbox.WithConsole(e.stdout))
 		for _, c := range []otpd.ChannelName{otpd.ChannelEmail, otpd.ChannelWhatsApp, otpd.ChannelRCS, otpd.ChannelPush} {
-			channels[c] = inbox
+			if channels[c] == nil {
+				channels[c] = inbox
+			}
 		}
 	}
 
@@ -180,6 +187,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	// /v1/callbacks/<type>/<route>: authenticated by the provider's
 	// signature, not a bearer token (smsroutes.go).
 	apiCfg.Mounts = smsCallbacks.mounts(engine, log)
+	providers.mount(apiCfg.Mounts, engine, log)
 	if inbox != nil {
 		apiCfg.Mounts["/dev/"] = inbox.Handler()
 	}
