@@ -103,3 +103,20 @@ type Rendered struct {
 type Renderer interface {
 	Render(req RenderRequest) (Rendered, error)
 }
+
+// Handoff lets the engine give a message it has just queued straight to
+// this node's dispatcher, instead of waking the dispatcher to claim it from
+// the store: the message is inserted already leased to this node, in the
+// same transaction as its verification, and handed over in memory once
+// that commits. That takes the claim's round trip (a write) off every
+// start and resend. Package delivery's Dispatcher implements it.
+type Handoff interface {
+	// Reserve reserves room for one message and returns the lease to
+	// insert it with; ok is false when there is no room (the message is
+	// then queued unleased and claimed the usual way).
+	Reserve() (lease time.Duration, ok bool)
+	// Give hands over a message a reservation was made for.
+	Give(ClaimedMessage)
+	// Cancel returns a reservation that was not used.
+	Cancel()
+}

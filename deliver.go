@@ -100,13 +100,22 @@ func (e *Engine) compose(svc *Service, v *Verification, m *Message, now time.Tim
 }
 
 // recordSend writes the outcome of a send attempt.
+//
+// The outcome is written even when ctx has ended: a send cut short by a
+// shutdown is recorded as a temporary failure, which reschedules the
+// message and drops its lease, so another node sends it within seconds
+// instead of after the lease runs out.
 func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResult, sendErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var done MessageStatus
 	var queuedFor time.Duration
 	var retried bool
 	var ch ChannelName
+	var refs []string
+	var moved bool // the verification fell back to its next channel
 	_, err := e.store.UpdateVerification(ctx, cm.ServiceID, cm.VerificationID, func(v *Verification) error {
-		done, retried = "", false
+		done, retried, refs, moved = "", false, nil, false
 		m := v.Message(cm.MessageID)
 		if m == nil || m.Status != MessageQueued {
 			return errStale
@@ -119,18 +128,24 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 		switch {
 		case sendErr == nil:
 			m.ProviderID, m.Error = res.ProviderID, ""
-			refs := res.Refs
-			if len(refs) == 0 && res.ProviderID != "" {
-				refs = []string{res.ProviderID}
+			raw := res.Refs
+			if len(raw) == 0 && res.ProviderID != "" {
+				raw = []string{res.ProviderID}
 			}
-			for _, ref := range refs {
+			for _, ref := range raw {
 				m.Refs = append(m.Refs, qualifiedRef(m.Channel, ref))
 			}
+			refs = m.Refs
 			m.Status = MessageSent
-			if res.Delivered {
-				m.Status = MessageDelivered
-			}
 			done = m.Status
+			if err := e.emit(v, EventMessageSent, m.ID, now); err != nil {
+				return err
+			}
+			if res.Delivered {
+				m.Status, done = MessageDelivered, MessageDelivered
+				return e.emit(v, EventMessageDelivered, m.ID, now)
+			}
+			e.armFallback(v, m, now)
 			return nil
 		case !IsPermanent(sendErr) && m.Attempts < MaxDeliveryAttempts:
 			next := now.Add(backoff(m.Attempts))
@@ -143,16 +158,34 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 		}
 		m.Status, m.Error = MessageFailed, sendErr.Error()
 		done = MessageFailed
-		if v.Status == StatusPending && allFailed(v) {
-			v.Status = StatusFailed
+		if err := e.emit(v, EventMessageFailed, m.ID, now); err != nil {
+			return err
 		}
-		return nil
+		if moved = e.advance(v, m, now); moved {
+			return nil
+		}
+		return e.failIfExhausted(v, now)
 	})
 	if errors.Is(err, errStale) || errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("record send of %s: %w", cm.MessageID, err)
+	}
+	if done != "" {
+		e.notifyEvents()
+	}
+	if moved {
+		e.notify()
+	}
+	if len(refs) > 0 {
+		// A receipt may have beaten this write: apply what was kept for it.
+		// The receipt side saves first and then looks the ref up, this side
+		// writes the refs first and then takes saved receipts, so whichever
+		// commits second sees the other's write and nothing is lost.
+		if err := e.applyEarlyReceipts(ctx, refs); err != nil {
+			return err
+		}
 	}
 	if retried {
 		e.obs.MessageRetried(ch)
@@ -168,6 +201,38 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 }
 
 var errStale = errors.New("stale claim")
+
+// recordTimeout bounds the write of a send's outcome.
+const recordTimeout = 10 * time.Second
+
+// failIfExhausted fails a pending verification none of whose messages can
+// still reach the person.
+func (e *Engine) failIfExhausted(v *Verification, now time.Time) error {
+	if v.Status != StatusPending || !allFailed(v) {
+		return nil
+	}
+	v.Status = StatusFailed
+	return e.emit(v, EventVerificationFailed, "", now)
+}
+
+// EarlyReceiptTTL is how long a receipt whose message is not (yet) known is
+// kept for the send's outcome to show up. Receipts come seconds after the
+// submit; one older than this is for a message otpd never recorded.
+const EarlyReceiptTTL = time.Hour
+
+// applyEarlyReceipts applies receipts that arrived before refs were written.
+func (e *Engine) applyEarlyReceipts(ctx context.Context, refs []string) error {
+	early, err := e.store.TakeEarlyReceipts(ctx, refs)
+	if err != nil {
+		return fmt.Errorf("take early receipts: %w", err)
+	}
+	for _, r := range early {
+		if err := e.RecordReceipt(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // allFailed reports whether no message of v can still reach the person.
 func allFailed(v *Verification) bool {
@@ -188,35 +253,49 @@ func backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Sweep records the expiry of pending verifications past their time and
-// purges closed verifications older than retention, in batches of at most
-// batch rows each, so that a large backlog never holds the store for long.
-// It returns how many it expired and purged.
+// Sweep records the expiry of pending verifications past their time (each
+// with its verification.expired event) and purges what is older than
+// retention: closed verifications, events no longer pending, and receipts
+// whose message never showed up (after EarlyReceiptTTL). It works in
+// batches of at most batch rows, so that a large backlog never holds the
+// store for long, and returns how many verifications it expired and purged.
 func (e *Engine) Sweep(ctx context.Context, retention time.Duration, batch int) (expired, purged int, err error) {
 	now := e.Now()
 	for {
-		n, err := e.store.ExpireVerifications(ctx, now, batch)
+		n, due, err := e.expireDue(ctx, now, batch)
 		expired += n
 		if err != nil {
 			return expired, purged, fmt.Errorf("expire verifications: %w", err)
 		}
-		if n < batch {
+		if due < batch {
 			break
 		}
 	}
+	if _, err := drain(batch, func() (int, error) { return e.store.PurgeEarlyReceipts(ctx, now.Add(-EarlyReceiptTTL), batch) }); err != nil {
+		return expired, purged, fmt.Errorf("purge early receipts: %w", err)
+	}
 	if retention > 0 {
-		for {
-			n, err := e.store.PurgeVerifications(ctx, now.Add(-retention), batch)
-			purged += n
-			if err != nil {
-				return expired, purged, fmt.Errorf("purge verifications: %w", err)
-			}
-			if n < batch {
-				break
-			}
+		purged, err = drain(batch, func() (int, error) { return e.store.PurgeVerifications(ctx, now.Add(-retention), batch) })
+		if err != nil {
+			return expired, purged, fmt.Errorf("purge verifications: %w", err)
+		}
+		if _, err := drain(batch, func() (int, error) { return e.store.PurgeEvents(ctx, now.Add(-retention), batch) }); err != nil {
+			return expired, purged, fmt.Errorf("purge events: %w", err)
 		}
 	}
 	return expired, purged, nil
+}
+
+// drain calls purge until a batch comes back short, and returns the total.
+func drain(batch int, purge func() (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := purge()
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
 }
 
 // RecordReceipt applies a channel's delivery report to the message it
@@ -224,23 +303,41 @@ func (e *Engine) Sweep(ctx context.Context, retention time.Duration, batch int) 
 // delivered; an undelivered or failed one records why, and when no message
 // of the verification can still reach the person the verification fails.
 // Reports for messages already final are ignored, so a repeated receipt is
-// harmless. A report for an unknown ref returns an error wrapping
-// ErrNotFound, for the caller to log and drop.
+// harmless. A report whose ref is not (yet) recorded is kept for
+// EarlyReceiptTTL: a receipt can overtake the write of its send's outcome,
+// and is applied when that write comes. Such a report returns an error
+// wrapping ErrNotFound after it was kept, for the caller to log at debug
+// level and acknowledge.
 func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 	switch r.Status {
 	case MessageDelivered, MessageUndelivered, MessageFailed:
 	default:
 		return fmt.Errorf("receipt: status %q is not final", r.Status)
 	}
-	cm, err := e.store.FindMessageByRef(ctx, qualifiedRef(r.Channel, r.Ref))
+	ref := qualifiedRef(r.Channel, r.Ref)
+	cm, err := e.store.FindMessageByRef(ctx, ref)
+	if errors.Is(err, ErrNotFound) {
+		if err := e.store.SaveEarlyReceipt(ctx, ref, r, e.Now()); err != nil {
+			return fmt.Errorf("keep early receipt: %w", err)
+		}
+		// Look again: the send's outcome may have been written between the
+		// look-up and the save, and then its writer took nothing.
+		if cm, err = e.store.FindMessageByRef(ctx, ref); errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("receipt for %s ref (kept for %v): %w", r.Channel, EarlyReceiptTTL, err)
+		}
+		if err != nil {
+			return fmt.Errorf("receipt for %s ref: %w", r.Channel, err)
+		}
+		return e.applyEarlyReceipts(ctx, []string{ref})
+	}
 	if err != nil {
 		return fmt.Errorf("receipt for %s ref: %w", r.Channel, err)
 	}
-	var changed bool
+	var changed, moved bool
 	var ch ChannelName
 	var since time.Duration
 	_, err = e.store.UpdateVerification(ctx, cm.ServiceID, cm.VerificationID, func(v *Verification) error {
-		changed = false
+		changed, moved = false, false
 		m := v.Message(cm.MessageID)
 		if m == nil || m.Status.Final() {
 			return nil
@@ -248,17 +345,28 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 		now := e.Now()
 		m.Status, m.Error = r.Status, r.Error
 		m.UpdatedAt, v.UpdatedAt = now, now
-		if r.Status != MessageDelivered && v.Status == StatusPending && allFailed(v) {
-			v.Status = StatusFailed
-		}
+		m.FallbackAt = time.Time{}
 		changed, ch, since = true, m.Channel, now.Sub(m.CreatedAt)
+		if err := e.emit(v, messageEvent(r.Status), m.ID, now); err != nil {
+			return err
+		}
+		if r.Status != MessageDelivered {
+			if moved = e.advance(v, m, now); moved {
+				return nil
+			}
+			return e.failIfExhausted(v, now)
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("receipt for %s: %w", cm.MessageID, err)
 	}
 	if changed {
+		e.notifyEvents()
 		e.obs.MessageDone(ch, r.Status, since)
+	}
+	if moved {
+		e.notify()
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,9 +28,17 @@ type Engine struct {
 	admin    [32]byte // SHA-256 of the admin token
 	hasAdmin bool
 	notify   func()
-	sendTO   time.Duration
-	obs      Observer
-	log      *slog.Logger
+	handoff  Handoff
+	// fallbackTO is how long a sent message waits for its receipt before
+	// its verification falls back, per channel.
+	fallbackTO map[ChannelName]time.Duration
+	// notifyEvents wakes the webhook dispatcher after events are written.
+	notifyEvents  func()
+	eventData     func(*Verification, time.Time) ([]byte, error)
+	webhookWindow time.Duration
+	sendTO        time.Duration
+	obs           Observer
+	log           *slog.Logger
 }
 
 // Config is what an Engine needs.
@@ -44,6 +53,25 @@ type Config struct {
 	// Notify is called after a message is queued, to wake the delivery
 	// dispatcher without a polling delay. Optional.
 	Notify func()
+	// FallbackTimeouts are how long a sent message may go undelivered
+	// before its verification moves on to its next channel, per channel;
+	// DefaultFallbackTimeouts for channels it does not name. Zero: never
+	// by time, only on failure.
+	FallbackTimeouts map[ChannelName]time.Duration
+	// Handoff, when set, takes messages the engine queues straight to this
+	// node's dispatcher (see Handoff); Notify then wakes it only for
+	// messages it could not take. Optional.
+	Handoff Handoff
+	// NotifyEvents is called after events are written, to wake the webhook
+	// dispatcher. Optional.
+	NotifyEvents func()
+	// EventData encodes the verification as the API shows it at the given
+	// time, for the data of events (httpapi.EventData does). When nil the
+	// engine records no events: no webhooks, an empty events list.
+	EventData func(v *Verification, at time.Time) ([]byte, error)
+	// WebhookRetryWindow is how long an event's delivery is retried;
+	// DefaultWebhookRetryWindow when zero.
+	WebhookRetryWindow time.Duration
 	// Observer receives counts for metrics. Optional.
 	Observer Observer
 	// SendTimeout bounds one call to a channel; DefaultSendTimeout when
@@ -88,15 +116,19 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, errors.New("otpd: engine needs a store, a keyring and a renderer")
 	}
 	e := &Engine{
-		store:    cfg.Store,
-		keyring:  cfg.Keyring,
-		channels: cfg.Channels,
-		renderer: cfg.Renderer,
-		now:      cfg.Now,
-		notify:   cfg.Notify,
-		sendTO:   cfg.SendTimeout,
-		obs:      cfg.Observer,
-		log:      cfg.Logger,
+		store:         cfg.Store,
+		keyring:       cfg.Keyring,
+		channels:      cfg.Channels,
+		renderer:      cfg.Renderer,
+		now:           cfg.Now,
+		notify:        cfg.Notify,
+		handoff:       cfg.Handoff,
+		notifyEvents:  cfg.NotifyEvents,
+		eventData:     cfg.EventData,
+		webhookWindow: cfg.WebhookRetryWindow,
+		sendTO:        cfg.SendTimeout,
+		obs:           cfg.Observer,
+		log:           cfg.Logger,
 	}
 	if e.channels == nil {
 		e.channels = map[ChannelName]Channel{}
@@ -106,6 +138,19 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if e.notify == nil {
 		e.notify = func() {}
+	}
+	e.fallbackTO = map[ChannelName]time.Duration{}
+	for c, d := range DefaultFallbackTimeouts {
+		e.fallbackTO[c] = d
+	}
+	for c, d := range cfg.FallbackTimeouts {
+		e.fallbackTO[c] = d
+	}
+	if e.notifyEvents == nil {
+		e.notifyEvents = func() {}
+	}
+	if e.webhookWindow <= 0 {
+		e.webhookWindow = DefaultWebhookRetryWindow
 	}
 	if e.sendTO <= 0 {
 		e.sendTO = DefaultSendTimeout
@@ -288,3 +333,31 @@ func (e *Engine) ListKeys(ctx context.Context, serviceID string) ([]*Key, error)
 func (e *Engine) RevokeKey(ctx context.Context, serviceID, keyID string) error {
 	return e.store.DeleteKey(ctx, serviceID, keyID)
 }
+
+// CheckKeyring makes sure this node's keyring agrees with the keys other
+// nodes sharing the store have used: it records the fingerprints of keys
+// the store has not seen, and fails when a key id the store has seen has
+// another secret here. Nodes with different keys under one id would
+// silently refuse each other's codes, so a node must not start that way.
+func (e *Engine) CheckKeyring(ctx context.Context) error {
+	mine := e.keyring.Fingerprints()
+	recorded, err := e.store.RegisterKeyFingerprints(ctx, mine)
+	if err != nil {
+		return fmt.Errorf("check keyring: %w", err)
+	}
+	var differ []string
+	for id, fp := range mine {
+		if recorded[id] != fp {
+			differ = append(differ, id)
+		}
+	}
+	if len(differ) > 0 {
+		slices.Sort(differ)
+		return fmt.Errorf("%w: key %s of this keyring is not the key of that id that other nodes of this store use; every node must use the same keyring file (--keyring)",
+			ErrKeyringMismatch, strings.Join(differ, ", "))
+	}
+	return nil
+}
+
+// ErrKeyringMismatch is returned by CheckKeyring.
+var ErrKeyringMismatch = errors.New("keyring mismatch")

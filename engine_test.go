@@ -81,6 +81,7 @@ func setup(t *testing.T, mutate ...func(*otpd.Service)) *testBundle {
 		Renderer:   message.New(),
 		AdminToken: adminToken,
 		Now:        b.clock.now,
+		EventData:  eventData,
 	})
 	require.NoError(t, err)
 	svc := &otpd.Service{Name: "Acme Bank", Policy: otpd.DefaultPolicy(), Channels: []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelEmail}}
@@ -375,7 +376,7 @@ func TestStartRefusals(t *testing.T) {
 		"blocked country":   {otpd.StartRequest{To: "+14155552671"}, otpd.ErrDestinationBlocked, "to"},
 		"unconfigured":      {otpd.StartRequest{To: "+447700900123", Channel: otpd.ChannelWhatsApp}, otpd.ErrChannelUnavailable, "channel"},
 		"email to a number": {otpd.StartRequest{To: "+447700900123", Channel: otpd.ChannelEmail}, otpd.ErrChannelUnavailable, "channel"},
-		"fallback later":    {otpd.StartRequest{To: "+447700900123", Fallback: []otpd.ChannelName{otpd.ChannelSMS}}, otpd.ErrChannelUnavailable, "fallback"},
+		"fallback unusable": {otpd.StartRequest{To: "+447700900123", Fallback: []otpd.ChannelName{otpd.ChannelWhatsApp}}, otpd.ErrChannelUnavailable, "fallback"},
 	} {
 		_, err := b.engine.Start(ctx, b.svc.ID, tc.req)
 		require.Equal(t, tc.param, requireKind(t, err, tc.kind).Param, name)

@@ -26,6 +26,8 @@ var (
 	ErrChannelUnavailable = errors.New("channel unavailable")
 	// ErrConflict: the request conflicts with an earlier one (e.g. an idempotency key reused).
 	ErrConflict = errors.New("conflict")
+	// ErrWebhookUnavailable: the service has no webhook_url to deliver events to.
+	ErrWebhookUnavailable = errors.New("webhook unavailable")
 )
 
 // Error is the error type of the domain. Kind is one of the sentinel errors

@@ -207,3 +207,17 @@ func (k *Keyring) destinationKey(rk *ringKey, serviceID, to string) string {
 	m.Write([]byte(to))
 	return rk.id + ":" + hex.EncodeToString(m.Sum(nil)[:20])
 }
+
+// Fingerprints returns, for each key id, a fingerprint of the key: a keyed
+// hash that identifies the secret without revealing it. Nodes sharing a
+// store record and compare them (Engine.CheckKeyring), because nodes with
+// different keys under the same id would each refuse the others' codes.
+func (k *Keyring) Fingerprints() map[string]string {
+	out := make(map[string]string, len(k.keys))
+	for id, rk := range k.keys {
+		m := hmac.New(sha256.New, rk.secret)
+		m.Write([]byte("otpd/v1/fingerprint"))
+		out[id] = hex.EncodeToString(m.Sum(nil)[:16])
+	}
+	return out
+}

@@ -85,13 +85,87 @@ type Store interface {
 	// its messages to be claimed again.
 	ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedMessage, error)
 
-	// ExpireVerifications marks up to limit pending verifications whose
-	// ExpiresAt is not after now as expired, and returns how many it marked.
-	ExpireVerifications(ctx context.Context, now time.Time, limit int) (int, error)
+	// ClaimFallbacks leases up to limit messages whose FallbackAt is not
+	// after now, by moving their FallbackAt to now+lease (so a node that
+	// dies handling one leaves it to be claimed again), and returns them,
+	// soonest first.
+	ClaimFallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedMessage, error)
+
+	// DueForExpiry returns up to limit pending verifications whose
+	// ExpiresAt is not after now, oldest expiry first. The engine expires
+	// each in its own UpdateVerification, so each gets its event.
+	DueForExpiry(ctx context.Context, now time.Time, limit int) ([]VerificationRef, error)
 	// PurgeVerifications deletes up to limit verifications (and their
 	// messages) created before t that are no longer pending, and returns
 	// how many it deleted.
 	PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Events. CreateVerification and UpdateVerification write the
+	// verification's Events in their transaction: an event whose service
+	// has a webhook_url at that moment is stored with the Delivery the
+	// engine gave it (pending); otherwise its Delivery.State is
+	// EventDisabled. Events keep the order in which they were written, per
+	// verification, whatever their ids.
+
+	// ListEvents returns the events matching f, newest first, with their
+	// Data and Delivery.
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+	// GetEvent returns an event of the service.
+	GetEvent(ctx context.Context, serviceID, id string) (*Event, error)
+	// ListDeliveryAttempts returns the delivery attempts of an event of the
+	// service, oldest first.
+	ListDeliveryAttempts(ctx context.Context, serviceID, eventID string) ([]*DeliveryAttempt, error)
+	// ClaimEvents leases up to limit pending events whose NextAttemptAt is
+	// not after now and whose lease (if any) has run out, for lease, and
+	// returns them. Only the oldest pending event of a verification is
+	// ever claimable, so a verification's events are delivered in order: a
+	// later one waits until the earlier one is delivered or given up.
+	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Event, error)
+	// RecordDeliveryAttempt appends attempt to the event's attempts and
+	// sets its Delivery to d, releasing its lease, in one transaction.
+	RecordDeliveryAttempt(ctx context.Context, attempt *DeliveryAttempt, d EventDelivery) error
+	// SetEventDelivery sets the Delivery of an event without recording an
+	// attempt (an event found disabled when it was due), releasing its
+	// lease.
+	SetEventDelivery(ctx context.Context, eventID string, d EventDelivery) error
+	// RedeliverEvent makes an event of the service pending again: due at
+	// now, given up after deadline, its lease cleared; its attempts stay.
+	// It returns the updated event.
+	RedeliverEvent(ctx context.Context, serviceID, id string, now, deadline time.Time) (*Event, error)
+	// PurgeEvents deletes up to limit events created before t that are not
+	// pending, with their attempts, and returns how many it deleted.
+	PurgeEvents(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Early receipts: a receipt can arrive before its send's outcome (and
+	// so its refs) is recorded. It is kept here until the refs are.
+
+	// SaveEarlyReceipt keeps r under ref (qualified as in Message.Refs),
+	// received at at. A second receipt for the same ref replaces the first.
+	SaveEarlyReceipt(ctx context.Context, ref string, r Receipt, at time.Time) error
+	// TakeEarlyReceipts deletes and returns the receipts kept under any of
+	// refs. Of concurrent calls, each receipt is returned to one only.
+	TakeEarlyReceipts(ctx context.Context, refs []string) ([]Receipt, error)
+	// PurgeEarlyReceipts deletes up to limit receipts received before t
+	// (their message never showed up) and returns how many it deleted.
+	PurgeEarlyReceipts(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// CreateDevice inserts a push device.
+	CreateDevice(ctx context.Context, d *Device) error
+	// GetDevice returns a device of the service.
+	GetDevice(ctx context.Context, serviceID, id string) (*Device, error)
+	// ListDevices returns the service's devices in id order after the
+	// cursor ("" from the start), at most limit (<= 0: all).
+	ListDevices(ctx context.Context, serviceID, after string, limit int) ([]*Device, error)
+	// DeleteDevice removes a device of the service.
+	DeleteDevice(ctx context.Context, serviceID, id string) error
+	// MarkDeviceDead records that the push service refused the device's
+	// token, at at, unless it is already dead.
+	MarkDeviceDead(ctx context.Context, serviceID, id, reason string, at time.Time) error
+
+	// RegisterKeyFingerprints records the fingerprint of each key id that
+	// has none yet, and returns the recorded fingerprint of every id in
+	// fps (the given one, or the one recorded before by any node).
+	RegisterKeyFingerprints(ctx context.Context, fps map[string]string) (map[string]string, error)
 }
 
 // ClaimedMessage identifies a message leased for delivery.

@@ -157,6 +157,10 @@ type Verification struct {
 	Reference   string
 	ClientIP    string
 	Transaction *Transaction
+	// Fallback are the channels tried in turn after the first message's
+	// channel, when a channel fails, cannot reach the person, or no
+	// delivery receipt comes within its fallback timeout.
+	Fallback []ChannelName
 
 	CodeLength     int
 	Alphabet       Alphabet
@@ -175,6 +179,12 @@ type Verification struct {
 	LastSentAt time.Time
 
 	Messages []*Message // oldest first
+
+	// Events are the events of the change being written: the engine
+	// appends them while it changes the verification, and the store writes
+	// them in the same transaction as the change (CreateVerification,
+	// UpdateVerification). Stores do not load them back.
+	Events []*Event
 }
 
 // Message is one send of a verification's code on one channel. Queued
@@ -195,8 +205,18 @@ type Message struct {
 	Refs          []string
 	Attempts      int // delivery attempts so far
 	NextAttemptAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// FallbackAt is when the verification moves on to its next channel if
+	// this message has not been delivered by then; zero when no fallback
+	// is pending on it (none left, no timeout for its channel, or it was
+	// delivered or failed).
+	FallbackAt time.Time
+	// LeaseUntil, on a new message, says this node has already claimed it
+	// (the engine handed it straight to its dispatcher, see Handoff): the
+	// store inserts it leased until then, so no node claims it before.
+	// Stores write it with the insert only and do not load it back.
+	LeaseUntil time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // StatusAt is the verification's status as seen at now: a pending
@@ -240,5 +260,7 @@ func (v *Verification) Clone() *Verification {
 		mc.Refs = append([]string(nil), m.Refs...)
 		c.Messages[i] = &mc
 	}
+	c.Events = append([]*Event(nil), v.Events...)
+	c.Fallback = append([]ChannelName(nil), v.Fallback...)
 	return &c
 }

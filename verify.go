@@ -89,8 +89,14 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Fallback) > 0 {
-		return nil, &Error{Kind: ErrChannelUnavailable, Param: "fallback", Detail: "fallback between channels is not available in this version of otpd; send one channel"}
+	fallback, err := e.fallbackRoute(svc, req, channel, dest)
+	if err != nil {
+		return nil, err
+	}
+	if dest.Kind == DestinationDevice {
+		if err := e.usableDevice(ctx, svc.ID, dest.Address); err != nil {
+			return nil, err
+		}
 	}
 
 	now := e.Now()
@@ -106,6 +112,7 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 		Reference:      req.Reference,
 		ClientIP:       req.ClientIP,
 		Transaction:    req.Transaction,
+		Fallback:       fallback,
 		CodeLength:     svc.Policy.CodeLength,
 		Alphabet:       svc.Policy.Alphabet,
 		KeyID:          e.keyring.CurrentID(),
@@ -129,13 +136,63 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if v.CodeHash, err = e.keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, v.Transaction); err != nil {
 		return nil, err
 	}
-	v.Messages = []*Message{newMessage(v, channel, now)}
+	m := newMessage(v, channel, now)
+	v.Messages = []*Message{m}
+	if err := e.emit(v, EventVerificationCreated, "", now); err != nil {
+		return nil, err
+	}
+	h := e.reserve()
+	h.leaseTo(m, now)
 	if err := e.store.CreateVerification(ctx, v); err != nil {
+		h.cancel()
 		return nil, fmt.Errorf("create verification: %w", err)
 	}
-	e.notify()
+	v.Events = nil
+	h.give(v, m)
+	e.notifyEvents()
 	e.obs.VerificationStarted(channel)
 	return v, nil
+}
+
+// handing is a handoff reservation for one message, or none.
+type handing struct {
+	e     *Engine
+	ok    bool
+	lease time.Duration
+}
+
+// reserve reserves a handoff for a message about to be queued.
+func (e *Engine) reserve() handing {
+	if e.handoff == nil {
+		return handing{e: e}
+	}
+	lease, ok := e.handoff.Reserve()
+	return handing{e: e, ok: ok, lease: lease}
+}
+
+// leaseTo marks m, about to be inserted, as leased to this node, when the
+// reservation was granted.
+func (h handing) leaseTo(m *Message, now time.Time) {
+	if h.ok {
+		m.LeaseUntil = now.Add(h.lease)
+	}
+}
+
+// give hands m, now committed, to the dispatcher, or wakes the dispatcher
+// to claim it when no handoff was reserved.
+func (h handing) give(v *Verification, m *Message) {
+	if !h.ok {
+		h.e.notify()
+		return
+	}
+	h.e.handoff.Give(ClaimedMessage{ServiceID: v.ServiceID, VerificationID: v.ID, MessageID: m.ID})
+}
+
+// cancel returns an unused reservation.
+func (h handing) cancel() {
+	if h.ok {
+		h.e.handoff.Cancel()
+	}
 }
 
 func newMessage(v *Verification, ch ChannelName, now time.Time) *Message {
@@ -166,9 +223,6 @@ func (e *Engine) pickChannel(svc *Service, want ChannelName, dest Destination) (
 			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: fmt.Sprintf("channel %q is not configured on this server", c)}
 		case !dest.Kind.Reaches(c):
 			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: fmt.Sprintf("channel %q cannot reach this destination", c)}
-		case c == ChannelPush:
-			// Push needs registered devices, which this version cannot register.
-			return &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: "push devices cannot be registered in this version of otpd"}
 		}
 		return nil
 	}
@@ -184,6 +238,48 @@ func (e *Engine) pickChannel(svc *Service, want ChannelName, dest Destination) (
 		}
 	}
 	return "", &Error{Kind: ErrChannelUnavailable, Param: "channel", Detail: "none of the service's channels can reach this destination"}
+}
+
+// fallbackRoute returns the channels to fall back to after primary: the
+// request's fallback list, each of which must be usable for the
+// destination; or, for channel "auto" without one, the rest of the
+// service's channels that can reach it, in the service's order.
+func (e *Engine) fallbackRoute(svc *Service, req StartRequest, primary ChannelName, dest Destination) ([]ChannelName, error) {
+	seen := map[ChannelName]bool{primary: true}
+	var out []ChannelName
+	if len(req.Fallback) > 0 {
+		if len(req.Fallback) > 4 {
+			return nil, invalid("fallback", "at most 4 channels")
+		}
+		for _, c := range req.Fallback {
+			if seen[c] {
+				return nil, invalid("fallback", "channel %q appears twice in the route", c)
+			}
+			seen[c] = true
+			if _, err := e.pickChannel(svc, c, dest); err != nil {
+				var oe *Error
+				if errors.As(err, &oe) {
+					oe.Param = "fallback"
+				}
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	if req.Channel != ChannelAuto {
+		return nil, nil
+	}
+	for _, c := range svc.Channels {
+		if seen[c] {
+			continue
+		}
+		if _, err := e.pickChannel(svc, c, dest); err == nil {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // GetVerification returns a verification with its status as of now.
@@ -265,11 +361,12 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 		v.UpdatedAt = now
 		if valid = hmac.Equal(sum, v.CodeHash); valid {
 			v.Status = StatusApproved
-			return nil
+			return e.emit(v, EventVerificationApproved, "", now)
 		}
 		v.Attempts++
 		if v.Attempts >= v.MaxAttempts {
 			v.Status = StatusMaxAttemptsReached
+			return e.emit(v, EventVerificationMaxAttempts, "", now)
 		}
 		return nil
 	})
@@ -278,6 +375,9 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 			e.obs.VerificationChecked(CheckClosed)
 		}
 		return CheckResult{}, err
+	}
+	if v.Status != StatusPending {
+		e.notifyEvents()
 	}
 	switch {
 	case valid:
@@ -339,8 +439,11 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 	if err != nil {
 		return nil, err
 	}
+	var m *Message
+	h := e.reserve()
 	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
 		now := e.Now()
+		m = nil
 		if st := v.StatusAt(now); st != StatusPending {
 			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be resent", st)}
 		}
@@ -366,28 +469,36 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 		v.Sends++
 		v.LastSentAt = now
 		v.UpdatedAt = now
-		v.Messages = append(v.Messages, newMessage(v, ch, now))
+		m = newMessage(v, ch, now)
+		h.leaseTo(m, now)
+		v.Messages = append(v.Messages, m)
 		return nil
 	})
 	if err != nil {
+		h.cancel()
 		return nil, err
 	}
-	e.notify()
+	h.give(v, m)
 	return v, nil
 }
 
 // Cancel closes a pending verification; its code no longer works and
 // queued messages are not sent.
 func (e *Engine) Cancel(ctx context.Context, serviceID, id string) (*Verification, error) {
-	return e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
+	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
 		now := e.Now()
 		if st := v.StatusAt(now); st != StatusPending {
 			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be canceled", st)}
 		}
 		v.Status = StatusCanceled
 		v.UpdatedAt = now
-		return nil
+		return e.emit(v, EventVerificationCanceled, "", now)
 	})
+	if err != nil {
+		return nil, err
+	}
+	e.notifyEvents()
+	return v, nil
 }
 
 // RetryAfterSeconds rounds a wait up to whole seconds, at least 1, as the

@@ -169,6 +169,24 @@ func wantCheck() *client.CheckResult {
 	return &client.CheckResult{Valid: false, Status: client.StatusPending, AttemptsRemaining: 4, Verification: *wantVerification()}
 }
 
+const eventJSON = `{"id":"evt_1","type":"message.sent","created_at":"2025-03-01T10:00:00.000Z",
+ "verification_id":"ver_1","message_id":"msg_1","data":` + verificationJSON + `,
+ "delivery":{"status":"pending","attempts":2,"next_attempt_at":"2025-03-01T10:00:10.000Z",
+  "last_attempt_at":"2025-03-01T10:00:05.000Z","last_status_code":500,"last_error":"500 Internal Server Error",
+  "delivered_at":null,"give_up_at":"2025-03-04T10:00:00.000Z"}}`
+
+func wantEvent() *client.Event {
+	return &client.Event{
+		ID: "evt_1", Type: client.EventMessageSent, CreatedAt: t0, VerificationID: "ver_1", MessageID: new("msg_1"),
+		Data: *wantVerification(),
+		Delivery: client.EventDelivery{
+			Status: client.DeliveryPending, Attempts: 2, NextAttemptAt: new(t0.Add(10 * time.Second)),
+			LastAttemptAt: new(t0.Add(5 * time.Second)), LastStatusCode: new(500), LastError: new("500 Internal Server Error"),
+			GiveUpAt: new(t0.Add(72 * time.Hour)),
+		},
+	}
+}
+
 const rateLimitedJSON = `{"type":"https://otpd.dev/problems/rate_limited","title":"Rate limited","status":429,
  "detail":"too many requests","code":"rate_limited","retry_after_seconds":1}`
 
@@ -319,6 +337,36 @@ func TestMethods(t *testing.T) {
 			method: "DELETE", path: "/v1/services/svc_1/keys/key_1", reply: noContent,
 		},
 		{
+			name: "RegisterDevice",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.RegisterDevice(ctx, "svc_1", client.RegisterDeviceParams{Platform: client.PlatformIOS, Token: "a1b2", Label: "user-42"})
+			},
+			method: "POST", path: "/v1/services/svc_1/devices", body: `{"platform":"ios","token":"a1b2","label":"user-42"}`, key: autoKey,
+			reply: jsonReply(201, deviceJSON), want: wantDevice(),
+		},
+		{
+			name: "ListDevices",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.ListDevices(ctx, "svc_1", client.ListOptions{Limit: 1, Cursor: "abc"})
+			},
+			method: "GET", path: "/v1/services/svc_1/devices", query: url.Values{"limit": {"1"}, "cursor": {"abc"}},
+			reply: jsonReply(200, `{"data":[`+deviceJSON+`],"next_cursor":null}`), want: &client.DeviceList{Data: []client.Device{*wantDevice()}},
+		},
+		{
+			name: "GetDevice",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.GetDevice(ctx, "svc_1", "dev_1")
+			},
+			method: "GET", path: "/v1/services/svc_1/devices/dev_1", reply: jsonReply(200, deviceJSON), want: wantDevice(),
+		},
+		{
+			name: "DeleteDevice",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return nil, c.DeleteDevice(ctx, "svc_1", "dev_1")
+			},
+			method: "DELETE", path: "/v1/services/svc_1/devices/dev_1", reply: noContent,
+		},
+		{
 			name: "StartVerification minimal",
 			call: func(ctx context.Context, c *client.Client) (any, error) {
 				return c.StartVerification(ctx, "svc_1", client.StartParams{To: "+447700900123"})
@@ -421,6 +469,71 @@ func TestMethods(t *testing.T) {
 			},
 			method: "POST", path: "/v1/services/svc_1/verifications/ver_1/cancel", key: "cancel-1",
 			reply: jsonReply(200, verificationJSON), want: wantVerification(),
+		},
+		{
+			name: "ListEvents filtered",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.ListEvents(ctx, "svc_1", client.EventListParams{
+					Type: client.EventMessageSent, Since: t0.In(time.FixedZone("", 2*3600)).Add(500 * time.Millisecond),
+					VerificationID: "ver_1", Limit: 5, Cursor: "c1",
+				})
+			},
+			method: "GET", path: "/v1/services/svc_1/events",
+			query: url.Values{"type": {"message.sent"}, "since": {"2025-03-01T10:00:00.5Z"}, "verification_id": {"ver_1"},
+				"limit": {"5"}, "cursor": {"c1"}},
+			reply: jsonReply(200, `{"data":[`+eventJSON+`],"next_cursor":"c2"}`),
+			want:  &client.EventList{Data: []client.Event{*wantEvent()}, NextCursor: "c2"},
+		},
+		{
+			name: "ListEvents last page",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.ListEvents(ctx, "svc_1", client.EventListParams{})
+			},
+			method: "GET", path: "/v1/services/svc_1/events",
+			reply: jsonReply(200, `{"data":[],"next_cursor":null}`),
+			want:  &client.EventList{Data: []client.Event{}},
+		},
+		{
+			name: "GetEvent",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.GetEvent(ctx, "svc_1", "evt_1")
+			},
+			method: "GET", path: "/v1/services/svc_1/events/evt_1",
+			reply: jsonReply(200, strings.TrimSuffix(eventJSON, "}")+`,"attempts":[
+				{"at":"2025-03-01T10:00:00.000Z","url":"https://acme.example/hook","status_code":null,"error":"connection refused","duration_ms":3},
+				{"at":"2025-03-01T10:00:05.000Z","url":"https://acme.example/hook","status_code":500,"error":"500 Internal Server Error","duration_ms":41}]}`),
+			want: func() *client.Event {
+				e := wantEvent()
+				e.Attempts = []client.DeliveryAttempt{
+					{At: t0, URL: "https://acme.example/hook", Error: new("connection refused"), DurationMS: 3},
+					{At: t0.Add(5 * time.Second), URL: "https://acme.example/hook", StatusCode: new(500), Error: new("500 Internal Server Error"), DurationMS: 41},
+				}
+				return e
+			}(),
+		},
+		{
+			name: "GetEvent escapes the ids",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.GetEvent(ctx, "svc/1", "evt 1")
+			},
+			method: "GET", path: "/v1/services/svc%2F1/events/evt%201",
+			reply: jsonReply(200, eventJSON), want: wantEvent(),
+		},
+		{
+			name: "RedeliverEvent",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.RedeliverEvent(ctx, "svc_1", "evt_1")
+			},
+			method: "POST", path: "/v1/services/svc_1/events/evt_1/redeliver", key: autoKey,
+			reply: jsonReply(202, eventJSON), want: wantEvent(),
+		},
+		{
+			name: "RedeliverEvent with the caller's key",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.RedeliverEvent(client.ContextWithIdempotencyKey(ctx, "redeliver-1"), "svc_1", "evt_1")
+			},
+			method: "POST", path: "/v1/services/svc_1/events/evt_1/redeliver", key: "redeliver-1",
+			reply: jsonReply(202, eventJSON), want: wantEvent(),
 		},
 		{
 			name: "DevMessages",
@@ -857,6 +970,16 @@ func TestErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("webhook unavailable", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeServer(t, problemReply(409, `{"type":"https://otpd.dev/problems/webhook_unavailable","title":"Webhook unavailable",
+			"status":409,"detail":"the service has no webhook_url","code":"webhook_unavailable"}`))
+		_, err := f.client().RedeliverEvent(t.Context(), "svc_1", "evt_1")
+		require.True(t, client.IsCode(err, client.CodeWebhookUnavailable))
+		require.Equal(t, "otpd: 409 webhook_unavailable: the service has no webhook_url", err.Error())
+		require.Len(t, f.requests(), 1, "a 409 is an answer, not retried")
+	})
+
 	t.Run("IsCode on other errors", func(t *testing.T) {
 		t.Parallel()
 		require.False(t, client.IsCode(nil, client.CodeNotFound))
@@ -892,4 +1015,13 @@ func TestErrors(t *testing.T) {
 		require.ErrorContains(t, err, "decoding 200 response")
 		require.False(t, errors.As(err, new(*client.Error)))
 	})
+}
+
+const deviceJSON = `{"id":"dev_1","platform":"ios","label":"user-42","status":"active","dead_reason":null,
+	"created_at":"2026-11-26T09:00:00.000Z","dead_at":null}`
+
+func wantDevice() *client.Device {
+	label := "user-42"
+	return &client.Device{ID: "dev_1", Platform: "ios", Label: &label, Status: "active",
+		CreatedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 }

@@ -1,7 +1,8 @@
 // Package client is the Go client of the otpd HTTP API v1: services and
-// their keys, verifications (start, check, resend, cancel), the
-// operational endpoints and, on a server started with --dev, the dev
-// inbox. It uses only the standard library.
+// their keys, verifications (start, check, resend, cancel), their events
+// and webhook deliveries, the operational endpoints and, on a server
+// started with --dev, the dev inbox; and the receiving side of webhooks.
+// It uses only the standard library.
 //
 // # Usage
 //
@@ -54,10 +55,10 @@
 // # Retries and idempotency
 //
 // Every call that creates something — CreateService, CreateKey,
-// StartVerification and ResendVerification — sends an Idempotency-Key
-// header, 128 random bits made for that call and reused by each of its
-// retries, so that a retry never creates twice: the server answers a
-// repeated key with the first response. Set the params' IdempotencyKey (or
+// StartVerification and ResendVerification — and RedeliverEvent send an
+// Idempotency-Key header, 128 random bits made for that call and reused by
+// each of its retries, so that a retry never acts twice: the server
+// answers a repeated key with the first response. Set the params' IdempotencyKey (or
 // use [ContextWithIdempotencyKey]) to choose the key yourself, for example
 // to carry it across process restarts.
 //
@@ -73,4 +74,22 @@
 // Waits end early when the context is done; a wait that would outlast the
 // context's deadline is not started, and the last answer is returned.
 // Healthz and Readyz are never retried.
+//
+// # Webhooks
+//
+// A service with a webhook_url gets every event of its verifications
+// POSTed there, signed with its webhook_secret (shown once, by
+// CreateService). A receiver verifies and decodes a request with
+// [ParseWebhook]:
+//
+//	ev, err := client.ParseWebhook(secret, r, client.DefaultWebhookTolerance)
+//	if err != nil {
+//		http.Error(w, "invalid webhook", http.StatusBadRequest)
+//		return
+//	}
+//
+// Delivery is at least once and in order per verification: a non-2xx
+// answer is retried with backoff (for 72 hours by default), so answer 2xx
+// quickly, and skip an event whose ID was handled before. ListEvents,
+// GetEvent and RedeliverEvent show what was sent and send it again.
 package client

@@ -21,6 +21,7 @@ const (
 	CodeIdempotencyConflict = "idempotency_conflict" // 409
 	CodeChannelUnavailable  = "channel_unavailable"  // 422
 	CodeRateLimited         = "rate_limited"         // 429; RetryAfter says when to try again
+	CodeWebhookUnavailable  = "webhook_unavailable"  // 409: the service has no webhook_url (RedeliverEvent)
 	CodeMethodNotAllowed    = "method_not_allowed"   // 405: the server knows the path, not the method
 	CodeInternalError       = "internal_error"       // 500
 )

@@ -1,10 +1,13 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/otpd/otpd/client"
@@ -108,5 +111,78 @@ func ExampleContextWithIdempotencyKey() {
 	ctx := client.ContextWithIdempotencyKey(context.Background(), "resend-order-8812-1")
 	if _, err := c.ResendVerification(ctx, "svc_…", "ver_…", client.ChannelWhatsApp); err != nil {
 		log.Fatal(err)
+	}
+}
+
+// A receiver's webhook handler: verify the request, skip events already
+// handled (delivery is at least once), act, and answer 2xx quickly — any
+// other answer is retried. Here it is fed a request signed with
+// SignWebhook, as a receiver's own tests would, then the same request
+// again, and one that is forged.
+func ExampleParseWebhook() {
+	const secret = "whsec_…" // the service's webhook_secret, shown once by CreateService
+	handled := map[string]bool{}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := client.ParseWebhook(secret, r, client.DefaultWebhookTolerance)
+		switch {
+		case errors.Is(err, client.ErrWebhookSignature), errors.Is(err, client.ErrWebhookTimestamp):
+			http.Error(w, "invalid signature", http.StatusUnauthorized)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if handled[ev.ID] { // keep these in your database, with the work they record
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		handled[ev.ID] = true
+		if ev.Type == client.EventVerificationApproved {
+			fmt.Println("approved:", *ev.Data.Reference)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	body := []byte(`{"id":"evt_06h1e…","type":"verification.approved","created_at":"2025-03-01T10:00:00.000Z",
+		"data":{"id":"ver_06h1e…","service_id":"svc_06h1e…","status":"approved","reference":"order-8812"}}`)
+	send := func(signature string) {
+		r := httptest.NewRequest(http.MethodPost, "/otpd/events", bytes.NewReader(body))
+		r.Header.Set(client.WebhookSignatureHeader, signature)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(w.Code)
+	}
+	send(client.SignWebhook(secret, time.Now(), body))
+	send(client.SignWebhook(secret, time.Now(), body))
+	send(client.SignWebhook("a guess", time.Now(), body))
+	// Output:
+	// approved: order-8812
+	// 204
+	// 204
+	// 401
+}
+
+// Events whose delivery failed (the receiver was down for longer than the
+// retry window) are sent again once it is back.
+func ExampleClient_RedeliverEvent() {
+	ctx := context.Background()
+	c := client.New("http://127.0.0.1:8080", "otpd_sk_…")
+	p := client.EventListParams{Since: time.Now().Add(-7 * 24 * time.Hour), Limit: 500}
+	for {
+		page, err := c.ListEvents(ctx, "svc_…", p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, ev := range page.Data {
+			if ev.Delivery.Status == client.DeliveryFailed {
+				if _, err := c.RedeliverEvent(ctx, "svc_…", ev.ID); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		p.Cursor = page.NextCursor
 	}
 }

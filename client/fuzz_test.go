@@ -2,11 +2,15 @@ package client_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,4 +175,82 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// FuzzVerifyWebhookSignature feeds the Otpd-Signature parser arbitrary
+// headers, bodies and secrets. It must not panic; every error is one of
+// the two sentinels (or the refusal of an empty secret); a request is
+// accepted, or refused only for its time, only when the header really
+// carries the body's HMAC for its t; and a fresh signature of the body
+// verifies exactly when it is within the tolerance, and never for another
+// body.
+func FuzzVerifyWebhookSignature(f *testing.F) {
+	f.Add("t=1740823200,v1="+goldenSig, []byte(goldenBody), hookSecret, int64(0))
+	f.Add("t=1740823200,v1="+strings.Repeat("00", 32)+",v1="+goldenSig, []byte(goldenBody), hookSecret, int64(301))
+	f.Add(" v1="+goldenSig+" , t=1740823200 ", []byte(goldenBody), hookSecret, int64(-300))
+	f.Add("t=1740822000,v1="+goldenSig, []byte(goldenBody), hookSecret, int64(-301))
+	f.Add("t=1740823200,t=1740823200,v1="+goldenSig, []byte(goldenBody), hookSecret, int64(1))
+	f.Add("t=+1740823200,v1="+goldenSig, []byte(goldenBody), hookSecret, int64(0))
+	f.Add("t=99999999999999999999,v1=", []byte{}, "s", int64(1<<62))
+	f.Add("v1=zz,t=", []byte("{}"), "", int64(0))
+	f.Add("t=1,v1=,,=,v0=1", []byte(nil), "k", int64(-1<<62))
+	f.Add("", []byte("x"), "whsec_", int64(0))
+	const tolerance = 5 * time.Minute
+	now := goldenTime
+	f.Fuzz(func(t *testing.T, header string, body []byte, secret string, skew int64) {
+		err := client.VerifyWebhookSignature(secret, header, body, tolerance, now)
+		if secret == "" {
+			if err == nil || errors.Is(err, client.ErrWebhookSignature) || errors.Is(err, client.ErrWebhookTimestamp) {
+				t.Fatalf("empty secret: %v", err)
+			}
+			return
+		}
+		timeErr := errors.Is(err, client.ErrWebhookTimestamp)
+		if err != nil && !timeErr && !errors.Is(err, client.ErrWebhookSignature) {
+			t.Fatalf("header %q: %v is neither sentinel", header, err)
+		}
+		if err == nil || timeErr {
+			// Parse it again, naively: the one t, and a v1 that is the MAC.
+			var ts []string
+			var sigs []string
+			for item := range strings.SplitSeq(header, ",") {
+				k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
+				switch strings.TrimSpace(k) {
+				case "t":
+					ts = append(ts, strings.TrimSpace(v))
+				case "v1":
+					sigs = append(sigs, strings.ToLower(strings.TrimSpace(v)))
+				}
+			}
+			if len(ts) != 1 {
+				t.Fatalf("header %q with %d t accepted (%v)", header, len(ts), err)
+			}
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write([]byte(ts[0] + "."))
+			mac.Write(body)
+			if !slices.Contains(sigs, hex.EncodeToString(mac.Sum(nil))) {
+				t.Fatalf("header %q accepted (%v) without the body's MAC", header, err)
+			}
+			n, perr := strconv.ParseInt(ts[0], 10, 64)
+			if perr != nil {
+				t.Fatalf("header %q accepted with t %q", header, ts[0])
+			}
+			if off := now.Sub(time.Unix(n, 0)); (err == nil) != (off <= tolerance && off >= -tolerance) {
+				t.Fatalf("header %q, %v from now: %v", header, off, err)
+			}
+		}
+
+		skew %= 1 << 30 // seconds: decades either way, still after 1970
+		at := now.Add(time.Duration(skew) * time.Second)
+		fresh := client.SignWebhook(secret, at, body)
+		err = client.VerifyWebhookSignature(secret, fresh, body, tolerance, now)
+		within := skew >= -300 && skew <= 300
+		if within && err != nil || !within && !errors.Is(err, client.ErrWebhookTimestamp) {
+			t.Fatalf("signed %ds from now: %v", skew, err)
+		}
+		err = client.VerifyWebhookSignature(secret, fresh, append(slices.Clip(body), 'x'), tolerance, at)
+		if !errors.Is(err, client.ErrWebhookSignature) {
+			t.Fatalf("another body verified: %v", err)
+		}
+	})
 }

@@ -203,11 +203,13 @@ type StartParams struct {
 // Verification is one attempt to prove that a person controls a
 // destination. It never contains the code.
 type Verification struct {
-	ID                string       `json:"id"`
-	ServiceID         string       `json:"service_id"`
-	To                string       `json:"to"`
-	Channel           string       `json:"channel"` // the channel used, never ChannelAuto
-	Status            string       `json:"status"`  // one of the Status constants
+	ID        string `json:"id"`
+	ServiceID string `json:"service_id"`
+	To        string `json:"to"`
+	Channel   string `json:"channel"` // the channel in use, never ChannelAuto
+	// Fallback are the channels tried in turn after the first message's.
+	Fallback          []string     `json:"fallback"`
+	Status            string       `json:"status"` // one of the Status constants
 	Locale            string       `json:"locale"`
 	Purpose           *string      `json:"purpose"`
 	Reference         *string      `json:"reference"`

@@ -39,9 +39,18 @@ func (c *stampChannel) Ready(context.Context) error { return nil }
 // BenchmarkPickup measures pickup latency — from a start's commit (Start
 // returning) to the channel's Send — in an open loop at a fixed rate, as
 // p50/p99 metrics. Run: go test -run '^$' -bench Pickup -benchtime 1x ./delivery/
+//
+// With handoff the engine gives each message straight to the dispatcher
+// (otpd.Handoff, as otpd serve does); without, it wakes the dispatcher to
+// claim it from the store.
 func BenchmarkPickup(b *testing.B) {
-	for _, rate := range []int{100, 500} {
-		b.Run(fmt.Sprintf("sqlite/rate=%d", rate), func(b *testing.B) {
+	for _, c := range []struct {
+		mode    string
+		handoff bool
+		rate    int
+	}{{"claim", false, 100}, {"claim", false, 500}, {"handoff", true, 100}, {"handoff", true, 500}} {
+		rate := c.rate
+		b.Run(fmt.Sprintf("sqlite/%s/rate=%d", c.mode, rate), func(b *testing.B) {
 			ctx := context.Background()
 			store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "otpd.db"))
 			if err != nil {
@@ -52,10 +61,14 @@ func BenchmarkPickup(b *testing.B) {
 			n := rate * seconds
 			ch := &stampChannel{seen: map[string]time.Time{}, all: make(chan struct{}), want: n}
 			disp := delivery.New(store, delivery.Options{Workers: 32})
-			engine, err := otpd.NewEngine(otpd.Config{
+			cfg := otpd.Config{
 				Store: store, Keyring: otpd.NewKeyring(time.Now()), Renderer: message.New(), Notify: disp.Notify,
 				Channels: map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: ch},
-			})
+			}
+			if c.handoff {
+				cfg.Handoff = disp
+			}
+			engine, err := otpd.NewEngine(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,7 +2,9 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -102,4 +104,82 @@ func TestDispatcherSendsWhatWasQueuedBeforeStart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, v.ID, m.VerificationID)
 	require.Len(t, b.inbox.Messages(""), 1, "sent once")
+}
+
+// TestHandoffSendsWithoutClaiming: with the dispatcher as the engine's
+// Handoff, each message is inserted leased and handed over in memory: all
+// are sent, and the store is asked for messages only by the polls.
+func TestHandoffSendsWithoutClaiming(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "otpd.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	counted := &countingStore{Store: store}
+	disp := delivery.New(counted, delivery.Options{Workers: 4, PollInterval: time.Hour})
+	inbox := devinbox.New()
+	engine, err := otpd.NewEngine(otpd.Config{
+		Store: store, Keyring: otpd.NewKeyring(time.Now()), Renderer: message.New(), Notify: disp.Notify, Handoff: disp,
+		Channels: map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: inbox},
+	})
+	require.NoError(t, err)
+	svc, err := engine.CreateService(ctx, &otpd.Service{Name: "Acme", Policy: otpd.DefaultPolicy()})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- disp.Run(runCtx, engine.Deliver) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+
+	waitCtx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	for i := range 30 {
+		v, err := engine.Start(ctx, svc.ID, otpd.StartRequest{To: fmt.Sprintf("+4477009001%02d", i)})
+		require.NoError(t, err)
+		_, err = inbox.WaitFor(waitCtx, devinbox.ForVerification(v.ID))
+		require.NoError(t, err)
+	}
+	require.LessOrEqual(t, counted.claims.Load(), int64(1), "only the first round claims (the poll is an hour away)")
+
+	// A handed-off message is leased: no claim takes it from its node.
+	v, err := engine.Start(ctx, svc.ID, otpd.StartRequest{To: "+447700900199"})
+	require.NoError(t, err)
+	claimed, err := store.ClaimMessages(ctx, time.Now().Add(time.Second), time.Minute, 100)
+	require.NoError(t, err)
+	require.Empty(t, claimed)
+	_, err = inbox.WaitFor(waitCtx, devinbox.ForVerification(v.ID))
+	require.NoError(t, err)
+}
+
+// TestShutdownRunsHandedOffJobs: a job reserved before Run's context ends
+// and given after is still run: it is leased to this node, and left alone
+// it would wait out its lease.
+func TestShutdownRunsHandedOffJobs(t *testing.T) {
+	t.Parallel()
+	none := func(context.Context, time.Time, time.Duration, int) ([]int, error) { return nil, nil }
+	pool := delivery.NewPool("job", none, strconv.Itoa, delivery.Options{Workers: 2, ShutdownGrace: 10 * time.Second})
+	ran := make(chan int, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- pool.Run(ctx, func(_ context.Context, n int) error { ran <- n; return nil })
+	}()
+
+	_, ok := pool.Reserve()
+	require.True(t, ok)
+	pool.Give(1)
+	require.Equal(t, 1, <-ran)
+
+	_, ok = pool.Reserve() // a start in flight when shutdown begins
+	require.True(t, ok)
+	cancel()
+	require.Eventually(t, func() bool {
+		_, ok := pool.Reserve()
+		if ok {
+			pool.Cancel()
+		}
+		return !ok
+	}, 5*time.Second, time.Millisecond, "no new reservations once shutting down")
+	pool.Give(2)
+	require.NoError(t, <-done)
+	require.Equal(t, 2, <-ran)
 }

@@ -92,12 +92,15 @@ func (s *countingStore) ClaimMessages(ctx context.Context, now time.Time, lease 
 //     dispatcher, as otpd serve should wire it: each start wakes it twice;
 //   - cross-node: starts on node A, whose engine wakes nothing; delivery on
 //     node B, another pool on the same schema, whose dispatcher only
-//     B's Store.Listen wakes: pickup by LISTEN/NOTIFY.
+//     B's Store.Listen wakes: pickup by LISTEN/NOTIFY;
+//   - handoff: one-node+listen with the engine handing each message straight
+//     to the dispatcher (otpd.Handoff), as otpd serve wires it: no claim.
 //
-// claims/msg is the dispatcher's claim statements per message sent.
+// claims/msg is the dispatcher's claim statements per message sent, and
+// notifies/msg the notifications its Listen received per message.
 // Run: go test -run '^$' -bench PickupPostgres -benchtime 1x ./delivery/
 func BenchmarkPickupPostgres(b *testing.B) {
-	for _, variant := range []string{"one-node", "one-node+listen", "cross-node"} {
+	for _, variant := range []string{"one-node", "one-node+listen", "cross-node", "handoff"} {
 		for _, rate := range []int{100, 500} {
 			b.Run(fmt.Sprintf("%s/rate=%d", variant, rate), func(b *testing.B) {
 				benchmarkPickupPostgres(b, variant, rate)
@@ -121,9 +124,9 @@ func benchmarkPickupPostgres(b *testing.B, variant string, rate int) {
 	n := rate * seconds
 	ch := &stampChannel{seen: map[string]time.Time{}, all: make(chan struct{}), want: n}
 	keyring := otpd.NewKeyring(time.Now())
-	newEngine := func(store otpd.Store, notify func()) *otpd.Engine {
+	newEngine := func(store otpd.Store, notify func(), handoff otpd.Handoff) *otpd.Engine {
 		e, err := otpd.NewEngine(otpd.Config{
-			Store: store, Keyring: keyring, Renderer: message.New(), Notify: notify,
+			Store: store, Keyring: keyring, Renderer: message.New(), Notify: notify, Handoff: handoff,
 			Channels: map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: ch},
 		})
 		if err != nil {
@@ -137,13 +140,16 @@ func benchmarkPickupPostgres(b *testing.B, variant string, rate int) {
 	storeB := open()
 	counted := &countingStore{Store: storeB}
 	disp := delivery.New(counted, delivery.Options{Workers: 32})
-	engineB := newEngine(storeB, disp.Notify)
+	engineB := newEngine(storeB, disp.Notify, nil)
 	engineA, listen := engineB, false
 	switch variant {
 	case "one-node+listen":
 		listen = true
 	case "cross-node":
-		engineA, listen = newEngine(open(), nil), true
+		engineA, listen = newEngine(open(), nil, nil), true
+	case "handoff":
+		engineB = newEngine(storeB, disp.Notify, disp)
+		engineA, listen = engineB, true
 	}
 	svc, err := engineA.CreateService(ctx, &otpd.Service{Name: "Acme", Policy: otpd.DefaultPolicy()})
 	if err != nil {
@@ -151,6 +157,7 @@ func benchmarkPickupPostgres(b *testing.B, variant string, rate int) {
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
+	var notified atomic.Int64 // notifications Listen received
 	var workers sync.WaitGroup
 	// Before the stores close, however the benchmark ends.
 	b.Cleanup(func() { stop(); workers.Wait() })
@@ -161,6 +168,7 @@ func benchmarkPickupPostgres(b *testing.B, variant string, rate int) {
 		workers.Go(func() {
 			_ = storeB.Listen(runCtx, func() {
 				once.Do(func() { close(listening) })
+				notified.Add(1)
 				disp.Notify()
 			})
 		})
@@ -175,7 +183,7 @@ func benchmarkPickupPostgres(b *testing.B, variant string, rate int) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
-	claimsBefore := counted.claims.Load()
+	claimsBefore, notifiedBefore := counted.claims.Load(), notified.Load()
 	begin := time.Now()
 	b.ResetTimer()
 	for i := range n {
@@ -217,4 +225,5 @@ func benchmarkPickupPostgres(b *testing.B, variant string, rate int) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 	b.ReportMetric(float64(claims)/float64(n), "claims/msg")
+	b.ReportMetric(float64(notified.Load()-notifiedBefore)/float64(n), "notifies/msg")
 }

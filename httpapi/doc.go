@@ -3,17 +3,22 @@
 // documents for errors, bearer authentication, Idempotency-Key handling,
 // and the operational endpoints /healthz, /readyz and /metrics.
 //
+// It also defines the JSON of webhook events, for the sender that lives
+// elsewhere: [EventData] encodes a verification as an event's data (the
+// engine's Config.EventData), and [EventBody] builds the exact bytes a
+// webhook request carries and its signature covers.
+//
 // # Who may call what
 //
 // Every /v1 request carries "Authorization: Bearer <token>"; a missing or
 // unknown token is 401 unauthorized before anything else is looked at.
 //
 //   - The admin token may call every endpoint.
-//   - A service key may call the verification endpoints of its own service
-//     only. Naming another service — in any endpoint, including the
-//     admin-only ones under /v1/services/{sid} — is 404 not_found, exactly as
-//     if the service did not exist, so a key cannot probe for other tenants.
-//     403 is never used for this.
+//   - A service key may call the verification and event endpoints of its
+//     own service only. Naming another service — in any endpoint,
+//     including the admin-only ones under /v1/services/{sid} — is 404
+//     not_found, exactly as if the service did not exist, so a key cannot
+//     probe for other tenants. 403 is never used for this.
 //   - A service key calling an admin-only endpoint that reveals nothing
 //     about other tenants — POST/GET /v1/services, or
 //     GET/PATCH/DELETE /v1/services/{sid} and its keys for its own service —
@@ -44,6 +49,7 @@
 //	otpd.ErrNotFound            404 not_found
 //	otpd.ErrClosed              409 verification_closed (with "verification_status")
 //	otpd.ErrConflict            409 idempotency_conflict
+//	otpd.ErrWebhookUnavailable  409 webhook_unavailable
 //	otpd.ErrChannelUnavailable  422 channel_unavailable
 //	otpd.ErrRateLimited         429 rate_limited (with Retry-After and "retry_after_seconds")
 //	anything else               500 internal_error (logged, never shown)

@@ -41,6 +41,7 @@ type fuzzStack struct {
 	keys []string // key ids of sid, oldest first
 	vids []string // verification ids of sid, oldest first
 	sids []string // service ids, oldest first
+	eids []string // event ids of sid (one verification.created per verification), newest first
 }
 
 func newFuzzStack(f *testing.F) *fuzzStack {
@@ -58,6 +59,7 @@ func newFuzzStack(f *testing.F) *fuzzStack {
 		Renderer:   message.New(),
 		AdminToken: adminToken,
 		Now:        clk.Now,
+		EventData:  httpapi.EventData,
 	})
 	require.NoError(f, err)
 	s := &fuzzStack{
@@ -89,6 +91,11 @@ func newFuzzStack(f *testing.F) *fuzzStack {
 		s.vids = append(s.vids, v.ID)
 	}
 	s.vid = s.vids[len(s.vids)-1]
+	evs, err := engine.ListEvents(ctx, otpd.EventFilter{ServiceID: s.sid})
+	require.NoError(f, err)
+	for _, e := range evs {
+		s.eids = append(s.eids, e.ID)
+	}
 	return s
 }
 
@@ -115,6 +122,7 @@ var problemStatus = map[string]int{
 	"idempotency_conflict": http.StatusConflict,
 	"channel_unavailable":  http.StatusUnprocessableEntity,
 	"rate_limited":         http.StatusTooManyRequests,
+	"webhook_unavailable":  http.StatusConflict,
 }
 
 type fuzzProblem struct {
@@ -292,21 +300,21 @@ func FuzzDecodeCheckRequest(f *testing.F) {
 	})
 }
 
-// FuzzDecodeActionRequest covers the small bodies: a new key's, resend's
-// and cancel's (which must be empty or {}).
+// FuzzDecodeActionRequest covers the small bodies: a new key's, resend's,
+// and cancel's and redeliver's (which must be empty or {}).
 func FuzzDecodeActionRequest(f *testing.F) {
 	s := newFuzzStack(f)
 	for _, body := range []string{
 		`{"name":"backend"}`, `{"name":""}`, `{"name":"  "}`, `{"channel":"email"}`, `{"channel":"auto"}`,
 		`{"channel":"pigeon"}`, `{}`, ``, `{"reason":"x"}`, `{"name":["a"]}`, `null`, `{}{}`,
 	} {
-		for route := range uint8(3) {
+		for route := range uint8(4) {
 			f.Add(route, []byte(body))
 		}
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		var r *res
-		switch route % 3 {
+		switch route % 4 {
 		case 0:
 			r = s.serve("POST", "/v1/services/"+s.sid+"/keys", adminToken, body)
 			requireAnswer(t, r, http.StatusCreated, body)
@@ -316,6 +324,12 @@ func FuzzDecodeActionRequest(f *testing.F) {
 		case 2:
 			r = s.serve("POST", "/v1/services/"+s.sid+"/verifications/"+s.vids[1]+"/cancel", s.key, body)
 			requireAnswer(t, r, http.StatusOK, body)
+		case 3:
+			// The service has no webhook_url: a body that decodes gets 409.
+			r = s.serve("POST", "/v1/services/"+s.sid+"/events/"+s.eids[0]+"/redeliver", s.key, body)
+			if p := requireAnswer(t, r, http.StatusAccepted, body); p == nil || (p.Code != "invalid_parameter" && p.Code != "webhook_unavailable") {
+				t.Fatalf("redeliver with body %q: %d %s", body, r.Status, r.Body)
+			}
 		}
 	})
 }
@@ -433,4 +447,70 @@ func reversed(s []string) []string {
 		out[len(s)-1-i] = v
 	}
 	return out
+}
+
+// FuzzListEvents sends arbitrary filters to the events list. Each bad
+// parameter is a 400 naming one of the parameters given; otherwise every
+// event shown matches every filter, and there are no more than the limit.
+func FuzzListEvents(f *testing.F) {
+	s := newFuzzStack(f)
+	b64 := base64.RawURLEncoding.EncodeToString
+	for _, c := range []struct{ typ, since, vid, limit, cursor string }{
+		{"", "", "", "", ""},
+		{"verification.created", "", "", "1", ""},
+		{"message.sent", "2000-01-01T00:00:00Z", "", "", ""},
+		{"", "2000-01-01T00:00:00.5+02:00", s.vids[0], "2", ""},
+		{"", "", s.vids[1], "", b64([]byte(s.eids[0]))},
+		{"", "", "", "1", b64([]byte(s.eids[1]))},
+		{"verification.nope", "", "", "", ""},
+		{"", "2025-13-01T00:00:00Z", "", "", ""},
+		{"", "2025-03-01 10:00:00", "", "", ""},
+		{"", "", "ver_", "", ""},
+		{"", "", s.sid, "", ""},
+		{"", "", "", "0", ""},
+		{"", "", "", "", b64([]byte(s.vids[0]))},
+		{"", "", "", "", "%%"},
+	} {
+		f.Add(c.typ, c.since, c.vid, c.limit, c.cursor)
+	}
+	type page struct {
+		Data []struct {
+			ID             string `json:"id"`
+			Type           string `json:"type"`
+			CreatedAt      string `json:"created_at"`
+			VerificationID string `json:"verification_id"`
+		} `json:"data"`
+	}
+	f.Fuzz(func(t *testing.T, typ, since, vid, limit, cursor string) {
+		q := url.Values{"type": {typ}, "since": {since}, "verification_id": {vid}, "limit": {limit}, "cursor": {cursor}}
+		r := s.serve("GET", "/v1/services/"+s.sid+"/events?"+q.Encode(), s.key, nil)
+		if p := requireAnswer(t, r, http.StatusOK, nil); p != nil {
+			if r.Status != http.StatusBadRequest || q.Get(p.Param) == "" {
+				t.Fatalf("%v: %d naming %q: %s", q, r.Status, p.Param, r.Body)
+			}
+			return
+		}
+		var pg page
+		require.NoError(t, json.Unmarshal(r.Body, &pg))
+		n := 50
+		if limit != "" {
+			n, _ = strconv.Atoi(limit)
+		}
+		var from time.Time
+		if since != "" {
+			var err error
+			from, err = time.Parse(time.RFC3339Nano, since)
+			require.NoError(t, err, "accepted since %q", since)
+		}
+		if len(pg.Data) > n {
+			t.Fatalf("%d events for limit %q", len(pg.Data), limit)
+		}
+		for _, e := range pg.Data {
+			at, err := time.Parse(time.RFC3339Nano, e.CreatedAt)
+			require.NoError(t, err)
+			if (typ != "" && e.Type != typ) || (vid != "" && e.VerificationID != vid) || at.Before(from.Truncate(time.Millisecond)) {
+				t.Fatalf("%v: event %+v does not match", q, e)
+			}
+		}
+	})
 }

@@ -73,6 +73,7 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 		Renderer:   message.New(),
 		AdminToken: adminToken,
 		Now:        b.clock.Now,
+		EventData:  httpapi.EventData,
 	})
 	require.NoError(t, err)
 	srv := httpapi.New(httpapi.Config{
@@ -292,6 +293,14 @@ func (b *testBundle) start(t *testing.T, sid, token string, body map[string]any)
 
 func vpath(sid string, rest ...string) string {
 	p := "/v1/services/" + sid + "/verifications"
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p
+}
+
+func eventPath(sid string, rest ...string) string {
+	p := "/v1/services/" + sid + "/events"
 	for _, r := range rest {
 		p += "/" + r
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/httpapi"
 )
 
@@ -161,6 +163,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		noSvc = "svc_01jd0000000000000000000000"
 		noVer = "ver_01jd0000000000000000000000"
 		noKey = "key_01jd0000000000000000000000"
+		noEvt = "evt_01jd0000000000000000000000"
 	)
 
 	// Operations.
@@ -178,7 +181,8 @@ func TestOpenAPIConformance(t *testing.T) {
 			"webotp_domain": "acme.example", "allowed_countries": []string{"GB", "DE"}, "max_ttl_seconds": 3600},
 		opts: []reqOpt{idemKey("svc-1")}})
 	sid := svc["id"].(string)
-	run(step{op: "POST /v1/services", path: "/v1/services", token: adminToken, status: 201, body: map[string]any{"name": "Acme Bank"}})
+	other := run(step{op: "POST /v1/services", path: "/v1/services", token: adminToken, status: 201, body: map[string]any{"name": "Acme Bank"}})
+	otherKey := b.key(t, other["id"].(string))
 	run(step{op: "POST /v1/services", path: "/v1/services", token: adminToken, status: 409, body: map[string]any{"name": "Other"}, opts: []reqOpt{idemKey("svc-1")}})
 	run(step{op: "POST /v1/services", path: "/v1/services", token: adminToken, status: 400, body: map[string]any{"name": "X", "code_length": 2}, badRequest: true})
 	run(step{op: "POST /v1/services", path: "/v1/services", token: adminToken, status: 400, body: map[string]any{"name": "X", "code_alphabet": "hex"}, badRequest: true})
@@ -292,6 +296,62 @@ func TestOpenAPIConformance(t *testing.T) {
 	run(step{op: "POST /v1/services/{sid}/verifications/{vid}/cancel", path: vpathS(v2, "cancel"), token: secret, status: 400, body: map[string]any{"reason": "x"}, badRequest: true})
 	run(step{op: "POST /v1/services/{sid}/verifications/{vid}/cancel", path: vpathS(noVer, "cancel"), token: secret, status: 404})
 	run(step{op: "POST /v1/services/{sid}/verifications/{vid}/cancel", path: vpathS(vid, "cancel"), token: "", status: 401, badRequest: true})
+
+	// Events. The service's webhook_url was cleared above, so its events
+	// so far are disabled and cannot be redelivered until one is set.
+	epath := func(rest ...string) string { return eventPath(sid, rest...) }
+	events := run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?limit=2", token: secret, status: 200})
+	require.Len(t, events["data"], 2)
+	require.NotNil(t, events["next_cursor"])
+	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?cursor=" + events["next_cursor"].(string), token: secret, status: 200})
+	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?" + url.Values{"type": {"verification.approved"}, "verification_id": {vid},
+		"since": {"2000-01-01T00:00:00+01:00"}}.Encode(), token: adminToken, status: 200})
+	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?type=verification.done", token: secret, status: 400, badRequest: true})
+	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?since=yesterday", token: secret, status: 400, badRequest: true})
+	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?verification_id=" + noSvc, token: secret, status: 400, badRequest: true})
+	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?cursor=!!", token: secret, status: 400})
+	run(step{op: "GET /v1/services/{sid}/events", path: "/v1/services/" + noSvc + "/events", token: secret, status: 404})
+	run(step{op: "GET /v1/services/{sid}/events", path: epath(), token: "", status: 401, badRequest: true})
+	eid := events["data"].([]any)[0].(map[string]any)["id"].(string)
+	// Two attempts, so that the document is checked against both shapes.
+	at := b.clock.Now()
+	require.NoError(t, b.store.RecordDeliveryAttempt(t.Context(),
+		&otpd.DeliveryAttempt{EventID: eid, At: at, URL: "https://acme.example/hooks", Error: "dial tcp: connection refused", Duration: 3 * time.Millisecond},
+		otpd.EventDelivery{State: otpd.EventPending, Attempts: 1, NextAttemptAt: at.Add(time.Minute), Deadline: at.Add(72 * time.Hour),
+			LastAttemptAt: at, LastError: "dial tcp: connection refused"}))
+	require.NoError(t, b.store.RecordDeliveryAttempt(t.Context(),
+		&otpd.DeliveryAttempt{EventID: eid, At: at.Add(time.Minute), URL: "https://acme.example/hooks", StatusCode: 204, Duration: 41 * time.Millisecond},
+		otpd.EventDelivery{State: otpd.EventDelivered, Attempts: 2, LastAttemptAt: at.Add(time.Minute), LastStatusCode: 204, DeliveredAt: at.Add(time.Minute)}))
+	run(step{op: "GET /v1/services/{sid}/events/{eid}", path: epath(eid), token: secret, status: 200})
+	run(step{op: "GET /v1/services/{sid}/events/{eid}", path: epath(noEvt), token: secret, status: 404})
+	run(step{op: "GET /v1/services/{sid}/events/{eid}", path: epath(eid), token: otherKey, status: 404})
+	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(eid, "redeliver"), token: secret, status: 409})
+	b.must(t, http.StatusOK, "PATCH", "/v1/services/"+sid, adminToken, map[string]any{"webhook_url": "https://acme.example/hooks"})
+	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(eid, "redeliver"), token: secret, status: 202, opts: []reqOpt{idemKey("redeliver-1")}})
+	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(eid, "redeliver"), token: secret, status: 202, opts: []reqOpt{idemKey("redeliver-1")}})
+	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(eid, "redeliver"), token: secret, status: 409, body: map[string]any{}, opts: []reqOpt{idemKey("redeliver-1")}})
+	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(eid, "redeliver"), token: secret, status: 400, body: map[string]any{"now": true}, badRequest: true})
+	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(noEvt, "redeliver"), token: secret, status: 404})
+	run(step{op: "POST /v1/services/{sid}/events/{eid}/redeliver", path: epath(eid, "redeliver"), token: otherKey, status: 404})
+	run(step{op: "GET /v1/services/{sid}/events/{eid}", path: epath(eid), token: adminToken, status: 200})
+
+	// Push devices.
+	dpath := func(rest ...string) string {
+		return "/v1/services/" + sid + "/devices" + strings.Join(append([]string{""}, rest...), "/")
+	}
+	did := run(step{op: "POST /v1/services/{sid}/devices", path: dpath(), token: secret, status: 201,
+		body: map[string]any{"platform": "ios", "token": "a1b2c3d4e5f6", "label": "user-42"}})["id"].(string)
+	run(step{op: "POST /v1/services/{sid}/devices", path: dpath(), token: secret, status: 201, body: map[string]any{"platform": "android", "token": "fcm-token-1"}})
+	run(step{op: "POST /v1/services/{sid}/devices", path: dpath(), token: secret, status: 400, body: map[string]any{"platform": "windows", "token": "x"}, badRequest: true})
+	devs := run(step{op: "GET /v1/services/{sid}/devices", path: dpath() + "?limit=1", token: secret, status: 200})
+	run(step{op: "GET /v1/services/{sid}/devices", path: dpath() + "?cursor=" + devs["next_cursor"].(string), token: secret, status: 200})
+	require.NoError(t, b.engine.MarkDeviceDead(t.Context(), sid, did, "Unregistered"))
+	got := run(step{op: "GET /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 200})
+	require.Equal(t, "dead", got["status"])
+	require.NotContains(t, got, "token", "a device's token is never shown")
+	run(step{op: "GET /v1/services/{sid}/devices/{did}", path: dpath(did), token: otherKey, status: 404})
+	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 204})
+	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 404})
 
 	// Expiry at read time.
 	v3id := run(step{op: "POST /v1/services/{sid}/verifications", path: vpathS(), token: secret, status: 201, body: map[string]any{"to": "+447700900126", "ttl_seconds": 60}})["id"].(string)

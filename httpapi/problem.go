@@ -23,6 +23,7 @@ const (
 	codeIdempotencyConflict = "idempotency_conflict"
 	codeChannelUnavailable  = "channel_unavailable"
 	codeRateLimited         = "rate_limited"
+	codeWebhookUnavailable  = "webhook_unavailable"
 	codeInternalError       = "internal_error"
 )
 
@@ -39,6 +40,7 @@ var problemTitles = map[string]string{
 	codeIdempotencyConflict: "Idempotency conflict",
 	codeChannelUnavailable:  "Channel unavailable",
 	codeRateLimited:         "Rate limited",
+	codeWebhookUnavailable:  "Webhook unavailable",
 	codeInternalError:       "Internal error",
 }
 
@@ -190,6 +192,11 @@ func errorResponse(err error) *response {
 		status, code = http.StatusUnprocessableEntity, codeChannelUnavailable
 		if detail == "" {
 			detail = "the channel cannot be used for this destination"
+		}
+	case errors.Is(err, otpd.ErrWebhookUnavailable):
+		status, code = http.StatusConflict, codeWebhookUnavailable
+		if detail == "" {
+			detail = "the service has no webhook_url to deliver events to"
 		}
 	default:
 		return problemResponse(http.StatusInternalServerError, codeInternalError,

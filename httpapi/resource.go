@@ -226,6 +226,7 @@ type verificationJSON struct {
 	ServiceID         string                  `json:"service_id"`
 	To                string                  `json:"to"`
 	Channel           otpd.ChannelName        `json:"channel"`
+	Fallback          []otpd.ChannelName      `json:"fallback"`
 	Status            otpd.VerificationStatus `json:"status"`
 	Locale            string                  `json:"locale"`
 	Purpose           *string                 `json:"purpose"`
@@ -246,6 +247,7 @@ func toVerificationJSON(v *otpd.Verification, now time.Time) verificationJSON {
 		ServiceID:         v.ServiceID,
 		To:                v.To,
 		Channel:           v.Channel,
+		Fallback:          append([]otpd.ChannelName{}, v.Fallback...),
 		Status:            v.StatusAt(now),
 		Locale:            v.Locale,
 		Purpose:           optString(v.Purpose),

@@ -120,6 +120,15 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 	m.Handle("POST /v1/services/{sid}/verifications/{vid}/cancel", s.api(serviceScoped, s.cancelVerification))
 	m.Handle("POST /v1/services/{sid}/verification-checks", s.api(serviceScoped, s.checkDestination))
 
+	m.Handle("POST /v1/services/{sid}/devices", s.api(serviceScoped, s.registerDevice))
+	m.Handle("GET /v1/services/{sid}/devices", s.api(serviceScoped, s.listDevices))
+	m.Handle("GET /v1/services/{sid}/devices/{did}", s.api(serviceScoped, s.getDevice))
+	m.Handle("DELETE /v1/services/{sid}/devices/{did}", s.api(serviceScoped, s.deleteDevice))
+
+	m.Handle("GET /v1/services/{sid}/events", s.api(serviceScoped, s.listEvents))
+	m.Handle("GET /v1/services/{sid}/events/{eid}", s.api(serviceScoped, s.getEvent))
+	m.Handle("POST /v1/services/{sid}/events/{eid}/redeliver", s.api(serviceScoped, s.redeliverEvent))
+
 	for pattern, h := range mounts {
 		if h != nil {
 			m.Handle(pattern, h)

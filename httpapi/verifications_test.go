@@ -40,7 +40,7 @@ func TestStartVerification(t *testing.T) {
 		delete(v, k)
 	}
 	require.Equal(t, map[string]any{
-		"service_id": sid, "to": "+447700900123", "channel": "sms", "status": "pending", "locale": "de",
+		"service_id": sid, "to": "+447700900123", "channel": "sms", "fallback": []any{}, "status": "pending", "locale": "de",
 		"purpose": "transaction", "reference": "order-8812",
 		"transaction":        map[string]any{"amount": "125.00", "currency": "EUR", "payee": "ACME Shop"},
 		"attempts_remaining": 5.0, "sends_remaining": 4.0,
@@ -84,7 +84,8 @@ func TestStartVerification(t *testing.T) {
 		{"channel not configured", map[string]any{"channels": []string{"whatsapp"}}, map[string]any{"to": "+447700900123", "channel": "whatsapp"}, 422, "channel_unavailable", "channel"},
 		{"channel cannot reach", map[string]any{"channels": []string{"sms", "email"}}, map[string]any{"to": "+447700900123", "channel": "email"}, 422, "channel_unavailable", "channel"},
 		{"no channel reaches", nil, map[string]any{"to": "ana@example.com"}, 422, "channel_unavailable", "channel"},
-		{"fallback unavailable", nil, map[string]any{"to": "+447700900123", "fallback": []string{"sms"}}, 422, "channel_unavailable", "fallback"},
+		{"fallback unavailable", nil, map[string]any{"to": "+447700900123", "fallback": []string{"whatsapp"}}, 422, "channel_unavailable", "fallback"},
+		{"fallback repeats the channel", nil, map[string]any{"to": "+447700900123", "fallback": []string{"sms"}}, 400, "invalid_parameter", "fallback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

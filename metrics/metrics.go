@@ -109,3 +109,35 @@ func (r *Routes) RouteSend(route string, d time.Duration, err error) {
 	r.sends.WithLabelValues(route, result).Inc()
 	r.latency.WithLabelValues(route).Observe(d.Seconds())
 }
+
+// Webhooks exports webhook delivery metrics, as webhook.Sender reports
+// them.
+type Webhooks struct {
+	attempts *prometheus.CounterVec
+	latency  prometheus.Histogram
+}
+
+// NewWebhooks registers the webhook metrics with reg.
+func NewWebhooks(reg prometheus.Registerer) *Webhooks {
+	w := &Webhooks{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpd_webhook_attempts_total",
+			Help: "Webhook delivery attempts, by outcome: delivered, retry (failed, tried again later), failed (given up after the retry window), disabled (the service has no webhook_url).",
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "otpd_webhook_attempt_seconds",
+			Help:    "Duration of webhook delivery attempts, the receiver's answer included.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+	}
+	reg.MustRegister(w.attempts, w.latency)
+	return w
+}
+
+// WebhookAttempt counts an attempt and records its duration.
+func (w *Webhooks) WebhookAttempt(outcome string, took time.Duration) {
+	w.attempts.WithLabelValues(outcome).Inc()
+	if outcome != "disabled" {
+		w.latency.Observe(took.Seconds())
+	}
+}

@@ -80,7 +80,9 @@ func queuesMessage(before, after *otpd.Verification) bool {
 		}
 	}
 	for _, m := range after.Messages {
-		if m != nil && m.Status == otpd.MessageQueued && !queued[m.ID] {
+		// A message leased as it is inserted was handed to this node's
+		// dispatcher (otpd.Handoff): no other node can claim it.
+		if m != nil && m.Status == otpd.MessageQueued && !queued[m.ID] && m.LeaseUntil.IsZero() {
 			return true
 		}
 	}

@@ -192,6 +192,18 @@ func TestNotifyOnlyWhatCommitsAMessage(t *testing.T) {
 		_, err = s.UpdateVerification(ctx, svc.ID, v.ID, func(got *otpd.Verification) error { fn(got); return nil })
 		require.NoError(t, err)
 	}
+	// Messages handed straight to their node's dispatcher (otpd.Handoff)
+	// are inserted leased: no other node could claim them.
+	handed := storetest.NewVerification(svc, now)
+	handed.Messages[0].LeaseUntil = now.Add(time.Minute)
+	require.NoError(t, s.CreateVerification(ctx, handed))
+	_, err = s.UpdateVerification(ctx, svc.ID, handed.ID, func(got *otpd.Verification) error {
+		m := storetest.NewMessage(got, now)
+		m.LeaseUntil = now.Add(time.Minute)
+		got.Messages = append(got.Messages, m)
+		return nil
+	})
+	require.NoError(t, err)
 
 	raw.mark(t, "marker")
 	require.Equal(t, "marker", raw.next(t), "nothing before the marker notified")

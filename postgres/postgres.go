@@ -63,7 +63,7 @@ func WithPoolConfig(fn func(*pgxpool.Config)) Option {
 
 // Defaults for what the DSN does not set. See the package documentation.
 const (
-	defaultMinMaxConns           = 4
+	defaultMinMaxConns           = 8
 	defaultMaxConnLifetimeJitter = 5 * time.Minute
 	defaultApplicationName       = "otpd"
 )

@@ -271,7 +271,7 @@ func TestPoolDefaults(t *testing.T) {
 	t.Parallel()
 	cfg, err := postgres.ParseConfig("postgres://otpd@db.example.com/otpd")
 	require.NoError(t, err)
-	require.Equal(t, int32(max(4, runtime.GOMAXPROCS(0))), cfg.MaxConns)
+	require.Equal(t, int32(max(8, 4*runtime.GOMAXPROCS(0))), cfg.MaxConns)
 	require.Equal(t, 5*time.Minute, cfg.MaxConnLifetimeJitter)
 	require.Equal(t, time.Hour, cfg.MaxConnLifetime)
 	require.Equal(t, "otpd", cfg.ConnConfig.RuntimeParams["application_name"])
@@ -582,9 +582,11 @@ func TestUpdateWaitsForOtherNode(t *testing.T) {
 	require.Len(t, got.Messages, 2)
 }
 
-// TestSweepSkipsLockedVerification: the sweeper does not wait for a
-// verification another node is updating, nor mark it expired under it.
-func TestSweepSkipsLockedVerification(t *testing.T) {
+// TestDueForExpiryDoesNotWaitForLocks: the sweeper's look-up does not wait
+// for a verification another node is updating (the engine's expiry then
+// re-checks it under the lock), and what that node made final is no longer
+// due.
+func TestDueForExpiryDoesNotWaitForLocks(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	a, b := twoNodes(t)
@@ -610,15 +612,15 @@ func TestSweepSkipsLockedVerification(t *testing.T) {
 
 	sweepCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	n, err := b.ExpireVerifications(sweepCtx, now, 10)
+	refs, err := b.DueForExpiry(sweepCtx, now, 10)
 	require.NoError(t, err, "the sweeper must not wait for the lock")
-	require.Zero(t, n)
+	require.Equal(t, []otpd.VerificationRef{{ServiceID: svc.ID, ID: v.ID}}, refs)
 
 	release()
 	require.NoError(t, <-aDone)
-	n, err = b.ExpireVerifications(ctx, now, 10)
+	refs, err = b.DueForExpiry(ctx, now, 10)
 	require.NoError(t, err)
-	require.Zero(t, n, "canceled is not pending")
+	require.Empty(t, refs, "canceled is not pending")
 	got, err := b.GetVerification(ctx, svc.ID, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, otpd.StatusCanceled, got.Status)

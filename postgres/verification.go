@@ -20,10 +20,10 @@ import (
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
 	reference, client_ip, tx_amount, tx_currency, tx_payee, code_length, code_alphabet, key_id,
 	salt, code_hash, max_attempts, attempts, max_sends, sends, resend_cooldown_seconds,
-	created_at, updated_at, expires_at, last_sent_at`
+	created_at, updated_at, expires_at, last_sent_at, fallback`
 
 const messageColumns = `id, verification_id, service_id, channel, status, error, provider_id,
-	attempts, next_attempt_at, created_at, updated_at`
+	attempts, next_attempt_at, created_at, updated_at, fallback_at`
 
 // The reads of verifications with their messages are one statement each:
 // the verifications (v, a sub-select of verificationColumns) joined with
@@ -33,11 +33,11 @@ const messageColumns = `id, verification_id, service_id, channel, status, error,
 const (
 	joinMessages = ` LEFT JOIN messages m ON m.verification_id = v.id`
 	mColumns     = `m.id, m.verification_id, m.service_id, m.channel, m.status, m.error,
-	m.provider_id, m.attempts, m.next_attempt_at, m.created_at, m.updated_at`
+	m.provider_id, m.attempts, m.next_attempt_at, m.created_at, m.updated_at, m.fallback_at`
 
 	sqlInsertVerification = `INSERT INTO verifications (` + verificationColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-		$20, $21, $22, $23, $24, $25, $26, $27)`
+		$20, $21, $22, $23, $24, $25, $26, $27, $28)`
 	sqlGetVerification = `SELECT v.*, ` + mColumns + `
 	FROM (SELECT ` + verificationColumns + ` FROM verifications WHERE service_id = $1 AND id = $2) v` +
 		joinMessages + `
@@ -59,8 +59,8 @@ const (
 	tx_currency = $10, tx_payee = $11, code_length = $12, code_alphabet = $13, key_id = $14,
 	salt = $15, code_hash = $16, max_attempts = $17, attempts = $18, max_sends = $19, sends = $20,
 	resend_cooldown_seconds = $21, created_at = $22, updated_at = $23, expires_at = $24,
-	last_sent_at = $25
-	WHERE id = $26`
+	last_sent_at = $25, fallback = $26
+	WHERE id = $27`
 	sqlFindPending = `SELECT v.*, ` + mColumns + `
 	FROM (SELECT ` + verificationColumns + ` FROM verifications
 		WHERE service_id = $1 AND to_key = ANY($2) AND status = 'pending' AND expires_at > $3
@@ -78,17 +78,17 @@ const (
 	sqlInsertRef = `INSERT INTO message_refs (ref, message_id, verification_id, service_id)
 	VALUES ($1, $2, $3, $4) ON CONFLICT (ref) DO NOTHING`
 	sqlFindRef       = `SELECT message_id, verification_id, service_id FROM message_refs WHERE ref = $1`
-	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-	// The lease is dropped ($9) when the message leaves the queue or is
+	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `, lease_until)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	// The lease is dropped ($10) when the message leaves the queue or is
 	// rescheduled: it then no longer guards a send in flight, and must not
 	// keep a rescheduled message from being claimed at its new time. Any
 	// other change keeps it, so that a worker recording progress on a
 	// message it holds does not hand it to another.
 	sqlUpdateMessage = `UPDATE messages SET channel = $1, status = $2, error = $3,
 	provider_id = $4, attempts = $5, next_attempt_at = $6, created_at = $7, updated_at = $8,
-	lease_until = CASE WHEN $9::boolean THEN NULL ELSE lease_until END
-	WHERE id = $10 AND verification_id = $11`
+	fallback_at = $9, lease_until = CASE WHEN $10::boolean THEN NULL ELSE lease_until END
+	WHERE id = $11 AND verification_id = $12`
 
 	// The batch statements below pick their rows in a sub-select that locks
 	// them, skipping rows another transaction holds. The lock makes
@@ -105,12 +105,16 @@ const (
 		ORDER BY next_attempt_at, id LIMIT $3
 		FOR NO KEY UPDATE SKIP LOCKED)
 	RETURNING id, verification_id, service_id, next_attempt_at`
-	sqlExpireVerifications = `UPDATE verifications SET status = 'expired', updated_at = $1
+	// A message whose fallback is due is leased with the column the queue
+	// uses (a sent message holds no queue lease), so a node that dies
+	// handling it leaves it to be claimed again.
+	sqlClaimFallbacks = `UPDATE messages SET lease_until = $1
 	WHERE id IN (
-		SELECT id FROM verifications
-		WHERE status = 'pending' AND expires_at <= $2
-		ORDER BY expires_at LIMIT $3
-		FOR NO KEY UPDATE SKIP LOCKED)`
+		SELECT id FROM messages
+		WHERE fallback_at IS NOT NULL AND fallback_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+		ORDER BY fallback_at LIMIT $3
+		FOR NO KEY UPDATE SKIP LOCKED)
+	RETURNING id, verification_id, service_id, fallback_at`
 	// Messages go with their verification: ON DELETE CASCADE.
 	sqlPurgeVerifications = `DELETE FROM verifications
 	WHERE id IN (
@@ -132,11 +136,15 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 	if t := v.Transaction; t != nil {
 		amount, currency, payee = t.Amount, t.Currency, t.Payee
 	}
+	fallback, err := jsonList(v.Fallback)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		v.To, v.ToKey, string(v.Channel), string(v.Status), v.Locale, v.Purpose, v.Reference,
 		v.ClientIP, amount, currency, payee, v.CodeLength, string(v.Alphabet), v.KeyID, v.Salt,
 		v.CodeHash, v.MaxAttempts, v.Attempts, v.MaxSends, v.Sends, cooldown,
-		ts(v.CreatedAt), ts(v.UpdatedAt), ts(v.ExpiresAt), nullTS(v.LastSentAt),
+		ts(v.CreatedAt), ts(v.UpdatedAt), ts(v.ExpiresAt), nullTS(v.LastSentAt), fallback,
 	}, nil
 }
 
@@ -145,7 +153,7 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 func messageArgs(m *otpd.Message) []any {
 	return []any{
 		string(m.Channel), string(m.Status), m.Error, m.ProviderID, m.Attempts,
-		ts(m.NextAttemptAt), ts(m.CreatedAt), ts(m.UpdatedAt),
+		ts(m.NextAttemptAt), ts(m.CreatedAt), ts(m.UpdatedAt), nullTS(m.FallbackAt),
 	}
 }
 
@@ -157,6 +165,7 @@ type verificationRow struct {
 	cooldown                        int64
 	createdAt, updatedAt, expiresAt time.Time
 	lastSentAt                      *time.Time
+	fallback                        []otpd.ChannelName
 }
 
 func (r *verificationRow) dest() []any {
@@ -164,7 +173,7 @@ func (r *verificationRow) dest() []any {
 	return []any{&v.ID, &v.ServiceID, &v.To, &v.ToKey, &r.channel, &r.status, &v.Locale, &v.Purpose,
 		&v.Reference, &v.ClientIP, &r.amount, &r.currency, &r.payee, &v.CodeLength, &r.alphabet, &v.KeyID,
 		&v.Salt, &v.CodeHash, &v.MaxAttempts, &v.Attempts, &v.MaxSends, &v.Sends, &r.cooldown,
-		&r.createdAt, &r.updatedAt, &r.expiresAt, &r.lastSentAt}
+		&r.createdAt, &r.updatedAt, &r.expiresAt, &r.lastSentAt, &r.fallback}
 }
 
 func (r *verificationRow) verification() *otpd.Verification {
@@ -180,6 +189,7 @@ func (r *verificationRow) verification() *otpd.Verification {
 	v.UpdatedAt = fromTS(r.updatedAt)
 	v.ExpiresAt = fromTS(r.expiresAt)
 	v.LastSentAt = fromNullTS(r.lastSentAt)
+	v.Fallback = r.fallback
 	return &v
 }
 
@@ -188,12 +198,12 @@ func (r *verificationRow) verification() *otpd.Verification {
 type messageRow struct {
 	id, verificationID, serviceID, channel, status, error, providerID *string
 	attempts                                                          *int
-	nextAttemptAt, createdAt, updatedAt                               *time.Time
+	nextAttemptAt, createdAt, updatedAt, fallbackAt                   *time.Time
 }
 
 func (r *messageRow) dest() []any {
 	return []any{&r.id, &r.verificationID, &r.serviceID, &r.channel, &r.status, &r.error,
-		&r.providerID, &r.attempts, &r.nextAttemptAt, &r.createdAt, &r.updatedAt}
+		&r.providerID, &r.attempts, &r.nextAttemptAt, &r.createdAt, &r.updatedAt, &r.fallbackAt}
 }
 
 // message returns the scanned message, or nil when the join found none.
@@ -211,6 +221,7 @@ func (r *messageRow) message() *otpd.Message {
 		NextAttemptAt:  fromNullTS(r.nextAttemptAt),
 		CreatedAt:      fromNullTS(r.createdAt),
 		UpdatedAt:      fromNullTS(r.updatedAt),
+		FallbackAt:     fromNullTS(r.fallbackAt),
 	}
 	if r.attempts != nil {
 		m.Attempts = *r.attempts
@@ -266,7 +277,8 @@ func checkMessage(v *otpd.Verification, m *otpd.Message) error {
 
 // queueInsertMessage queues the insert of a message of v.
 func queueInsertMessage(b *pgx.Batch, v *otpd.Verification, m *otpd.Message) {
-	b.Queue(sqlInsertMessage, append([]any{m.ID, v.ID, v.ServiceID}, messageArgs(m)...)...)
+	args := append([]any{m.ID, v.ID, v.ServiceID}, messageArgs(m)...)
+	b.Queue(sqlInsertMessage, append(args, nullTS(m.LeaseUntil))...)
 }
 
 // CreateVerification inserts v and its messages in one transaction, in one
@@ -284,6 +296,9 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 			return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 		}
 		queueInsertMessage(b, v, m)
+	}
+	if err := queueInsertEvents(b, v); err != nil {
+		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 	}
 	// Wake every node's Listen once this has committed; see notify.go.
 	if queuesMessage(nil, v) {
@@ -502,7 +517,7 @@ func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
 			b.Queue(sqlUpdateMessage, append(messageArgs(m), c.DropLease, m.ID, after.ID)...)
 		}
 	}
-	return nil
+	return queueInsertEvents(b, after)
 }
 
 // FindMessageByRef returns the message a receipt's ref belongs to.
@@ -528,6 +543,7 @@ func truncateVerification(v *otpd.Verification) {
 		m.NextAttemptAt = truncate(m.NextAttemptAt)
 		m.CreatedAt = truncate(m.CreatedAt)
 		m.UpdatedAt = truncate(m.UpdatedAt)
+		m.FallbackAt = truncate(m.FallbackAt)
 	}
 }
 
@@ -565,16 +581,6 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Dur
 	return msgs, nil
 }
 
-// ExpireVerifications marks up to limit pending verifications that expired
-// at now as expired, those that expired first first.
-func (s *Store) ExpireVerifications(ctx context.Context, now time.Time, limit int) (int, error) {
-	n, err := s.execCount(ctx, sqlExpireVerifications, limit, ts(now), ts(now))
-	if err != nil {
-		return 0, fmt.Errorf("postgres: expire verifications: %w", err)
-	}
-	return n, nil
-}
-
 // PurgeVerifications deletes up to limit verifications created before t that
 // are no longer pending, oldest first, with their messages.
 func (s *Store) PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -583,4 +589,35 @@ func (s *Store) PurgeVerifications(ctx context.Context, before time.Time, limit 
 		return 0, fmt.Errorf("postgres: purge verifications: %w", err)
 	}
 	return n, nil
+}
+
+// ClaimFallbacks leases up to limit messages whose fallback is due.
+func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]otpd.ClaimedMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	type claimed struct {
+		otpd.ClaimedMessage
+		at time.Time
+	}
+	rows, err := s.pool.Query(ctx, sqlClaimFallbacks, ts(now.Add(lease)), ts(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim fallbacks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {
+		var c claimed
+		err := row.Scan(&c.MessageID, &c.VerificationID, &c.ServiceID, &c.at)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim fallbacks: %w", err)
+	}
+	slices.SortFunc(out, func(a, b claimed) int {
+		return cmp.Or(a.at.Compare(b.at), strings.Compare(a.MessageID, b.MessageID))
+	})
+	msgs := make([]otpd.ClaimedMessage, len(out))
+	for i, c := range out {
+		msgs[i] = c.ClaimedMessage
+	}
+	return msgs, nil
 }

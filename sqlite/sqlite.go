@@ -238,13 +238,18 @@ var (
 		sqlInsertKey, sqlDeleteKey, sqlTouchKey,
 		sqlInsertVerification, sqlGetVerification, sqlGetMessages, sqlUpdateVerification,
 		sqlInsertMessage, sqlUpdateMessage, sqlInsertRef,
-		sqlClaimMessages, sqlExpireVerifications, sqlPurgeVerifications,
+		sqlClaimMessages, sqlClaimFallbacks, sqlPurgeVerifications,
+		sqlInsertEvent, sqlClaimEvents, sqlInsertAttempt, sqlSetDelivery, sqlRedeliverEvent,
+		sqlPurgeEvents, sqlSaveEarlyReceipt, sqlTakeEarlyReceipts, sqlPurgeEarlyReceipts,
+		sqlInsertFingerprint, sqlGetFingerprint,
+		sqlInsertDevice, sqlDeleteDevice, sqlMarkDeviceDead,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
+		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices,
 	}
 )
 

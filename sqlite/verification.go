@@ -19,14 +19,14 @@ import (
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
 	reference, client_ip, tx_amount, tx_currency, tx_payee, code_length, code_alphabet, key_id,
 	salt, code_hash, max_attempts, attempts, max_sends, sends, resend_cooldown_seconds,
-	created_at, updated_at, expires_at, last_sent_at`
+	created_at, updated_at, expires_at, last_sent_at, fallback`
 
 const messageColumns = `id, verification_id, service_id, channel, status, error, provider_id,
-	attempts, next_attempt_at, created_at, updated_at`
+	attempts, next_attempt_at, created_at, updated_at, fallback_at`
 
 const (
 	sqlInsertVerification = `INSERT INTO verifications (` + verificationColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlGetVerification = `SELECT ` + verificationColumns + `
 	FROM verifications WHERE service_id = ? AND id = ?`
 	// Every column but id and service_id, in verificationColumns order.
@@ -34,7 +34,8 @@ const (
 	status = ?, locale = ?, purpose = ?, reference = ?, client_ip = ?, tx_amount = ?,
 	tx_currency = ?, tx_payee = ?, code_length = ?, code_alphabet = ?, key_id = ?, salt = ?,
 	code_hash = ?, max_attempts = ?, attempts = ?, max_sends = ?, sends = ?,
-	resend_cooldown_seconds = ?, created_at = ?, updated_at = ?, expires_at = ?, last_sent_at = ?
+	resend_cooldown_seconds = ?, created_at = ?, updated_at = ?, expires_at = ?, last_sent_at = ?,
+	fallback = ?
 	WHERE id = ?`
 	// The look-ups by service name their index. Without statistics (a new
 	// database, or one never analyzed) SQLite's planner prefers
@@ -54,8 +55,8 @@ const (
 	sqlInsertRef = `INSERT INTO message_refs (ref, message_id, verification_id, service_id)
 	VALUES (?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING`
 	sqlFindRef       = `SELECT message_id, verification_id, service_id FROM message_refs WHERE ref = ?`
-	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertMessage = `INSERT INTO messages (` + messageColumns + `, lease_until)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// Messages come back in insertion order (the rowid): that is the order
 	// of Verification.Messages, oldest first.
 	sqlGetMessages = `SELECT ` + messageColumns + ` FROM messages
@@ -68,7 +69,7 @@ const (
 	// new time. Any other change keeps it, so that a worker recording
 	// progress on a message it holds does not hand it to another.
 	sqlUpdateMessage = `UPDATE messages SET channel = ?, status = ?, error = ?, provider_id = ?,
-	attempts = ?, next_attempt_at = ?, created_at = ?, updated_at = ?,
+	attempts = ?, next_attempt_at = ?, created_at = ?, updated_at = ?, fallback_at = ?,
 	lease_until = CASE WHEN ? THEN NULL ELSE lease_until END
 	WHERE id = ? AND verification_id = ?`
 
@@ -79,11 +80,15 @@ const (
 		ORDER BY next_attempt_at, id LIMIT ?)
 	RETURNING id, verification_id, service_id, next_attempt_at`
 
-	sqlExpireVerifications = `UPDATE verifications SET status = 'expired', updated_at = ?
+	// A message whose fallback is due is leased with the column the queue
+	// uses (a sent message holds no queue lease), so a node that dies
+	// handling it leaves it to be claimed again.
+	sqlClaimFallbacks = `UPDATE messages SET lease_until = ?
 	WHERE id IN (
-		SELECT id FROM verifications
-		WHERE status = 'pending' AND expires_at <= ?
-		ORDER BY expires_at LIMIT ?)`
+		SELECT id FROM messages INDEXED BY messages_fallback
+		WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY fallback_at LIMIT ?)
+	RETURNING id, verification_id, service_id, fallback_at`
 	// Messages go with their verification: ON DELETE CASCADE.
 	sqlPurgeVerifications = `DELETE FROM verifications
 	WHERE id IN (
@@ -103,11 +108,16 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 	if t := v.Transaction; t != nil {
 		amount, currency, payee = t.Amount, t.Currency, t.Payee
 	}
+	fallback, err := jsonList(v.Fallback)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		v.To, v.ToKey, string(v.Channel), string(v.Status), v.Locale, v.Purpose, v.Reference,
 		v.ClientIP, amount, currency, payee, v.CodeLength, string(v.Alphabet), v.KeyID, v.Salt,
 		v.CodeHash, v.MaxAttempts, v.Attempts, v.MaxSends, v.Sends, cooldown,
 		millis(v.CreatedAt), millis(v.UpdatedAt), millis(v.ExpiresAt), nullMillis(v.LastSentAt),
+		fallback,
 	}, nil
 }
 
@@ -116,7 +126,7 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 func messageArgs(m *otpd.Message) []any {
 	return []any{
 		string(m.Channel), string(m.Status), m.Error, m.ProviderID, m.Attempts,
-		millis(m.NextAttemptAt), millis(m.CreatedAt), millis(m.UpdatedAt),
+		millis(m.NextAttemptAt), millis(m.CreatedAt), millis(m.UpdatedAt), nullMillis(m.FallbackAt),
 	}
 }
 
@@ -130,13 +140,17 @@ func scanVerification(sc scanner) (*otpd.Verification, error) {
 		cooldown                        int64
 		createdAt, updatedAt, expiresAt int64
 		lastSentAt                      sql.NullInt64
+		fallback                        string
 	)
 	err := sc.Scan(&v.ID, &v.ServiceID, &v.To, &v.ToKey, &channel, &status, &v.Locale, &v.Purpose,
 		&v.Reference, &v.ClientIP, &amount, &currency, &payee, &v.CodeLength, &alphabet, &v.KeyID,
 		&v.Salt, &v.CodeHash, &v.MaxAttempts, &v.Attempts, &v.MaxSends, &v.Sends, &cooldown,
-		&createdAt, &updatedAt, &expiresAt, &lastSentAt)
+		&createdAt, &updatedAt, &expiresAt, &lastSentAt, &fallback)
 	if err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(fallback), &v.Fallback); err != nil {
+		return nil, fmt.Errorf("fallback: %w", err)
 	}
 	v.Channel = otpd.ChannelName(channel)
 	v.Status = otpd.VerificationStatus(status)
@@ -157,12 +171,14 @@ func scanMessage(sc scanner) (*otpd.Message, error) {
 		m                               otpd.Message
 		serviceID, channel, status      string
 		nextAttempt, createdAt, updated int64
+		fallbackAt                      sql.NullInt64
 	)
 	err := sc.Scan(&m.ID, &m.VerificationID, &serviceID, &channel, &status, &m.Error, &m.ProviderID,
-		&m.Attempts, &nextAttempt, &createdAt, &updated)
+		&m.Attempts, &nextAttempt, &createdAt, &updated, &fallbackAt)
 	if err != nil {
 		return nil, err
 	}
+	m.FallbackAt = fromNullMillis(fallbackAt)
 	m.Channel = otpd.ChannelName(channel)
 	m.Status = otpd.MessageStatus(status)
 	m.NextAttemptAt = fromMillis(nextAttempt)
@@ -236,7 +252,7 @@ func loadMessages(q *txn, vs []*otpd.Verification) error {
 // insertMessage inserts a message of v.
 func insertMessage(tx *txn, v *otpd.Verification, m *otpd.Message) error {
 	args := append([]any{m.ID, v.ID, v.ServiceID}, messageArgs(m)...)
-	if _, err := tx.exec(sqlInsertMessage, args...); err != nil {
+	if _, err := tx.exec(sqlInsertMessage, append(args, nullMillis(m.LeaseUntil))...); err != nil {
 		return fmt.Errorf("message %s: %w", m.ID, err)
 	}
 	return nil
@@ -296,7 +312,7 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 				return err
 			}
 		}
-		return nil
+		return insertEvents(tx, v)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
@@ -485,7 +501,7 @@ func writeChanges(tx *txn, before, after *otpd.Verification) error {
 			}
 		}
 	}
-	return nil
+	return insertEvents(tx, after)
 }
 
 // truncateVerification brings v's times to what the store keeps.
@@ -498,6 +514,7 @@ func truncateVerification(v *otpd.Verification) {
 		m.NextAttemptAt = truncate(m.NextAttemptAt)
 		m.CreatedAt = truncate(m.CreatedAt)
 		m.UpdatedAt = truncate(m.UpdatedAt)
+		m.FallbackAt = truncate(m.FallbackAt)
 	}
 }
 
@@ -541,16 +558,6 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Dur
 	return msgs, nil
 }
 
-// ExpireVerifications marks up to limit pending verifications that expired
-// at now as expired, those that expired first first.
-func (s *Store) ExpireVerifications(ctx context.Context, now time.Time, limit int) (int, error) {
-	n, err := s.execCount(ctx, sqlExpireVerifications, limit, millis(now), millis(now))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: expire verifications: %w", err)
-	}
-	return n, nil
-}
-
 // PurgeVerifications deletes up to limit verifications created before t that
 // are no longer pending, oldest first, with their messages.
 func (s *Store) PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -577,4 +584,43 @@ func (s *Store) execCount(ctx context.Context, query string, limit int, args ...
 		return err
 	})
 	return int(n), err
+}
+
+// ClaimFallbacks leases up to limit messages whose fallback is due.
+func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]otpd.ClaimedMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	type claimed struct {
+		otpd.ClaimedMessage
+		at int64
+	}
+	var out []claimed
+	err := s.write(ctx, func(tx *txn) error {
+		out = out[:0]
+		rows, err := tx.query(sqlClaimFallbacks, millis(now.Add(lease)), millis(now), millis(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c claimed
+			if err := rows.Scan(&c.MessageID, &c.VerificationID, &c.ServiceID, &c.at); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim fallbacks: %w", err)
+	}
+	slices.SortFunc(out, func(a, b claimed) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.MessageID, b.MessageID))
+	})
+	msgs := make([]otpd.ClaimedMessage, len(out))
+	for i, c := range out {
+		msgs[i] = c.ClaimedMessage
+	}
+	return msgs, nil
 }

@@ -42,6 +42,32 @@ func testClaimMessages(t *testing.T, newStore func(t *testing.T) Store) {
 		require.Empty(t, b.claim(t, now.Add(lease), lease, 10))
 	})
 
+	t.Run("InsertedLeased", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		svc := b.service(t)
+		now := ms(b.now)
+		// A message handed straight to its node's dispatcher (otpd.Handoff)
+		// is inserted leased: no node claims it before the lease runs out.
+		v := b.verification(t, svc, b.now, func(v *otpd.Verification) { v.Messages[0].LeaseUntil = now.Add(lease) })
+		require.Empty(t, b.claim(t, now, lease, 10))
+		require.Equal(t, claimedOf(v, v.Messages[0]), b.claim(t, now.Add(lease), lease, 10))
+
+		var m *otpd.Message
+		_, err := b.s.UpdateVerification(b.ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+			m = NewMessage(v, now)
+			m.LeaseUntil = now.Add(lease)
+			v.Messages = append(v.Messages, m)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Empty(t, b.claim(t, now.Add(lease-time.Millisecond), lease, 10), "appended leased, too")
+		require.Equal(t, claimedOf(v, m), b.claim(t, now.Add(lease), time.Hour, 10))
+		for _, got := range b.get(t, v).Messages {
+			require.True(t, got.LeaseUntil.IsZero(), "LeaseUntil is not read back")
+		}
+	})
+
 	t.Run("RespectsNextAttemptAt", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
@@ -194,7 +220,7 @@ func testClaimMessages(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 }
 
-func testExpireVerifications(t *testing.T, newStore func(t *testing.T) Store) {
+func testDueForExpiry(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("InBatches", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newStore)
@@ -207,28 +233,39 @@ func testExpireVerifications(t *testing.T, newStore func(t *testing.T) Store) {
 				v.ExpiresAt = now.Add(-time.Duration(i) * time.Second) // the first expires exactly at now
 			}))
 		}
-		live := b.verification(t, svc, at(5), func(v *otpd.Verification) { v.ExpiresAt = now.Add(time.Millisecond) })
-		approved := b.verification(t, svc, at(6), func(v *otpd.Verification) {
+		b.verification(t, svc, at(5), func(v *otpd.Verification) { v.ExpiresAt = now.Add(time.Millisecond) })
+		b.verification(t, svc, at(6), func(v *otpd.Verification) {
 			v.Status = otpd.StatusApproved
 			v.ExpiresAt = now.Add(-time.Hour)
 		})
 
-		var counts []int
+		// Oldest expiry first, at most limit; expiring them (as the engine
+		// does) takes them out of the next batch.
+		var batches [][]otpd.VerificationRef
 		for {
-			n, err := b.s.ExpireVerifications(b.ctx, now, 2)
+			refs, err := b.s.DueForExpiry(b.ctx, now, 2)
 			require.NoError(t, err)
-			counts = append(counts, n)
-			if n == 0 {
+			if len(refs) == 0 {
 				break
 			}
+			batches = append(batches, refs)
+			for _, r := range refs {
+				_, err := b.s.UpdateVerification(b.ctx, r.ServiceID, r.ID, func(v *otpd.Verification) error {
+					v.Status = otpd.StatusExpired
+					return nil
+				})
+				require.NoError(t, err)
+			}
+			require.Less(t, len(batches), 10, "DueForExpiry keeps returning expired verifications")
 		}
-		require.Equal(t, []int{2, 2, 1, 0}, counts)
-
-		for _, v := range lapsed {
-			require.Equal(t, otpd.StatusExpired, b.get(t, v).Status)
+		ref := func(v *otpd.Verification) otpd.VerificationRef {
+			return otpd.VerificationRef{ServiceID: v.ServiceID, ID: v.ID}
 		}
-		requireVerification(t, live, b.get(t, live))
-		requireVerification(t, approved, b.get(t, approved))
+		require.Equal(t, [][]otpd.VerificationRef{
+			{ref(lapsed[4]), ref(lapsed[3])},
+			{ref(lapsed[2]), ref(lapsed[1])},
+			{ref(lapsed[0])},
+		}, batches)
 	})
 }
 
@@ -271,4 +308,44 @@ func testPurgeVerifications(t *testing.T, newStore func(t *testing.T) Store) {
 		claimed := b.claim(t, cutoff.Add(time.Hour), time.Minute, 100)
 		require.ElementsMatch(t, append(claimedOf(oldPending, oldPending.Messages...), claimedOf(atCutoff, atCutoff.Messages...)...), claimed)
 	})
+}
+
+func testClaimFallbacks(t *testing.T, newStore func(t *testing.T) Store) {
+	b := setup(t, newStore)
+	svc := b.service(t)
+	now := ms(b.now)
+	const lease = 30 * time.Second
+	arm := func(v *otpd.Verification, at time.Time) {
+		t.Helper()
+		_, err := b.s.UpdateVerification(b.ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+			m := v.Messages[0]
+			m.Status, m.FallbackAt = otpd.MessageSent, at
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	due := b.verification(t, svc, now)
+	later := b.verification(t, svc, now)
+	none := b.verification(t, svc, now)
+	arm(due, now.Add(-time.Second))
+	arm(later, now.Add(time.Minute))
+	arm(none, time.Time{})
+	require.Equal(t, now.Add(time.Minute), b.get(t, later).Messages[0].FallbackAt, "FallbackAt is read back")
+
+	claim := func(at time.Time) []otpd.ClaimedMessage {
+		t.Helper()
+		got, err := b.s.ClaimFallbacks(b.ctx, at, lease, 10)
+		require.NoError(t, err)
+		return got
+	}
+	require.Equal(t, claimedOf(due, due.Messages[0]), claim(now))
+	require.Empty(t, claim(now), "leased")
+	require.Equal(t, claimedOf(due, due.Messages[0]), claim(now.Add(lease)), "the lease runs out")
+	// Handled: the fallback is cleared.
+	_, err := b.s.UpdateVerification(b.ctx, svc.ID, due.ID, func(v *otpd.Verification) error {
+		v.Messages[0].FallbackAt = time.Time{}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, claimedOf(later, later.Messages[0]), claim(now.Add(time.Hour)))
 }

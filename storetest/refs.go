@@ -82,3 +82,17 @@ func testMessageRefs(t *testing.T, newStore func(t *testing.T) Store) {
 		require.ErrorIs(t, err, otpd.ErrNotFound, "erasing a service erases its refs")
 	})
 }
+
+func testKeyFingerprints(t *testing.T, newStore func(t *testing.T) Store) {
+	b := setup(t, newStore)
+	got, err := b.s.RegisterKeyFingerprints(b.ctx, map[string]string{"k1": "aa", "k2": "bb"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"k1": "aa", "k2": "bb"}, got)
+	// Another node: k1 differs (kept as first recorded), k3 is new.
+	got, err = b.s.RegisterKeyFingerprints(b.ctx, map[string]string{"k1": "zz", "k3": "cc"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"k1": "aa", "k3": "cc"}, got)
+	got, err = b.s.RegisterKeyFingerprints(b.ctx, map[string]string{})
+	require.NoError(t, err)
+	require.Empty(t, got)
+}

@@ -63,10 +63,15 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ListVerifications", func(t *testing.T) { t.Parallel(); testListVerifications(t, newStore) })
 	t.Run("FindPending", func(t *testing.T) { t.Parallel(); testFindPending(t, newStore) })
 	t.Run("ClaimMessages", func(t *testing.T) { t.Parallel(); testClaimMessages(t, newStore) })
-	t.Run("ExpireVerifications", func(t *testing.T) { t.Parallel(); testExpireVerifications(t, newStore) })
+	t.Run("ClaimFallbacks", func(t *testing.T) { t.Parallel(); testClaimFallbacks(t, newStore) })
+	t.Run("DueForExpiry", func(t *testing.T) { t.Parallel(); testDueForExpiry(t, newStore) })
 	t.Run("PurgeVerifications", func(t *testing.T) { t.Parallel(); testPurgeVerifications(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
 	t.Run("MessageRefs", func(t *testing.T) { t.Parallel(); testMessageRefs(t, newStore) })
+	t.Run("EarlyReceipts", func(t *testing.T) { t.Parallel(); testEarlyReceipts(t, newStore) })
+	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
+	t.Run("Devices", func(t *testing.T) { t.Parallel(); testDevices(t, newStore) })
+	t.Run("KeyFingerprints", func(t *testing.T) { t.Parallel(); testKeyFingerprints(t, newStore) })
 }
 
 // testBundle is what a subtest works with.
@@ -152,6 +157,7 @@ func NewVerification(svc *otpd.Service, now time.Time) *otpd.Verification {
 			Currency: "EUR",
 			Payee:    "ACME Shop",
 		},
+		Fallback:       []otpd.ChannelName{otpd.ChannelWhatsApp, otpd.ChannelEmail},
 		CodeLength:     svc.Policy.CodeLength,
 		Alphabet:       svc.Policy.Alphabet,
 		KeyID:          "k1",
@@ -255,7 +261,10 @@ func normVerification(v *otpd.Verification) *otpd.Verification {
 	c.ExpiresAt = ms(c.ExpiresAt)
 	c.LastSentAt = ms(c.LastSentAt)
 	c.Messages = nilIfEmpty(c.Messages)
+	c.Fallback = nilIfEmpty(c.Fallback)
 	for _, m := range c.Messages {
+		m.FallbackAt = ms(m.FallbackAt)
+		m.LeaseUntil = time.Time{} // written with the insert, never read back
 		m.NextAttemptAt = ms(m.NextAttemptAt)
 		m.CreatedAt = ms(m.CreatedAt)
 		m.UpdatedAt = ms(m.UpdatedAt)

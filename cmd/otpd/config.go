@@ -12,6 +12,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/webhook"
 )
 
 // serveConfig is every setting of otpd serve. Defaults come from
@@ -34,6 +37,21 @@ type serveConfig struct {
 	DeliveryLease   time.Duration `yaml:"delivery_lease" toml:"delivery_lease"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
 
+	WebhookRetryWindow time.Duration `yaml:"webhook_retry_window" toml:"webhook_retry_window"`
+	WebhookTimeout     time.Duration `yaml:"webhook_timeout" toml:"webhook_timeout"`
+	WebhookWorkers     int           `yaml:"webhook_workers" toml:"webhook_workers"`
+
+	// FallbackTimeouts (config file only) override how long a sent message
+	// may go without a delivery receipt before its verification falls
+	// back to its next channel, per channel, e.g. {whatsapp: 45s}; 0 turns
+	// the timer off for that channel.
+	FallbackTimeouts map[string]time.Duration `yaml:"fallback_timeouts" toml:"fallback_timeouts"`
+
+	// WhatsApp and RCS (config file only) set up those channels.
+	WhatsApp *whatsappConfig `yaml:"whatsapp" toml:"whatsapp"`
+	RCS      *rcsConfig      `yaml:"rcs" toml:"rcs"`
+	Push     *pushConfig     `yaml:"push" toml:"push"`
+
 	// SMS holds what only the config file can say: several SMS routes.
 	SMS smsConfig `yaml:"sms" toml:"sms"`
 
@@ -53,6 +71,10 @@ func defaultServeConfig() serveConfig {
 		DeliveryWorkers: 32,
 		DeliveryLease:   time.Minute,
 		ShutdownTimeout: 15 * time.Second,
+
+		WebhookRetryWindow: otpd.DefaultWebhookRetryWindow,
+		WebhookTimeout:     webhook.DefaultTimeout,
+		WebhookWorkers:     webhook.DefaultWorkers,
 	}
 }
 
@@ -84,6 +106,19 @@ func durationSetting(flag, env, usage string, field func(*serveConfig) *time.Dur
 		}}
 }
 
+func intSetting(flag, env, usage string, field func(*serveConfig) *int) setting {
+	return setting{flag, env, usage,
+		func(c *serveConfig) any { return *field(c) },
+		func(c *serveConfig, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("not a whole number")
+			}
+			*field(c) = n
+			return nil
+		}}
+}
+
 var serveSettings = []setting{
 	stringSetting("addr", "OTPD_ADDR", "address the HTTP API listens on (host:port; port 0 picks a free one)", func(c *serveConfig) *string { return &c.Addr }),
 	stringSetting("data-dir", "OTPD_DATA_DIR", "directory for the database, keyring and admin token (created mode 0700)", func(c *serveConfig) *string { return &c.DataDir }),
@@ -107,17 +142,11 @@ var serveSettings = []setting{
 	stringSetting("log-format", "OTPD_LOG_FORMAT", "log format: text or json", func(c *serveConfig) *string { return &c.LogFormat }),
 	durationSetting("retention", "OTPD_RETENTION", "how long closed verifications (personal data) are kept before the sweeper purges them", func(c *serveConfig) *time.Duration { return &c.Retention }),
 	durationSetting("sweep-interval", "OTPD_SWEEP_INTERVAL", "how often expiry and retention are swept", func(c *serveConfig) *time.Duration { return &c.SweepInterval }),
-	{"delivery-workers", "OTPD_DELIVERY_WORKERS", "concurrent message sends",
-		func(c *serveConfig) any { return c.DeliveryWorkers },
-		func(c *serveConfig, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("not a whole number")
-			}
-			c.DeliveryWorkers = n
-			return nil
-		}},
+	intSetting("delivery-workers", "OTPD_DELIVERY_WORKERS", "concurrent message sends", func(c *serveConfig) *int { return &c.DeliveryWorkers }),
 	durationSetting("delivery-lease", "OTPD_DELIVERY_LEASE", "how long a node holds a message it is sending; a message claimed by a node that died is sent again after this. A send may take half of it", func(c *serveConfig) *time.Duration { return &c.DeliveryLease }),
+	durationSetting("webhook-retry-window", "OTPD_WEBHOOK_RETRY_WINDOW", "how long a webhook event is retried before it is given up (at least 24h)", func(c *serveConfig) *time.Duration { return &c.WebhookRetryWindow }),
+	durationSetting("webhook-timeout", "OTPD_WEBHOOK_TIMEOUT", "how long one webhook POST may take, the receiver's answer included", func(c *serveConfig) *time.Duration { return &c.WebhookTimeout }),
+	intSetting("webhook-workers", "OTPD_WEBHOOK_WORKERS", "webhook POSTs in flight at once on this node", func(c *serveConfig) *int { return &c.WebhookWorkers }),
 	durationSetting("shutdown-timeout", "OTPD_SHUTDOWN_TIMEOUT", "how long a SIGINT/SIGTERM shutdown waits for requests and sends in flight", func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout }),
 }
 
@@ -223,6 +252,14 @@ func readConfigFile(path string, cfg *serveConfig) error {
 }
 
 func (c *serveConfig) validate() error {
+	for ch, d := range c.FallbackTimeouts {
+		if c := otpd.ChannelName(ch); !c.Valid() || c == otpd.ChannelAuto {
+			return usagef("fallback_timeouts: %q is not a channel (sms, whatsapp, rcs, push, email)", ch)
+		}
+		if d < 0 || d > time.Hour {
+			return usagef("fallback_timeouts: %s must be between 0 and 1h", ch)
+		}
+	}
 	switch {
 	case c.Addr == "":
 		return usagef("--addr must not be empty")
@@ -238,6 +275,12 @@ func (c *serveConfig) validate() error {
 		return usagef("--delivery-lease must be between 2s and 1h")
 	case c.ShutdownTimeout <= 0:
 		return usagef("--shutdown-timeout must be positive")
+	case c.WebhookRetryWindow < 24*time.Hour || c.WebhookRetryWindow > 30*24*time.Hour:
+		return usagef("--webhook-retry-window must be between 24h and 720h")
+	case c.WebhookTimeout < time.Second || c.WebhookTimeout > time.Minute:
+		return usagef("--webhook-timeout must be between 1s and 1m")
+	case c.WebhookWorkers < 1 || c.WebhookWorkers > 1000:
+		return usagef("--webhook-workers must be between 1 and 1000")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

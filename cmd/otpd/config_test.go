@@ -288,3 +288,22 @@ func TestConfigSMSRouteErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigFallbackTimeouts(t *testing.T) {
+	t.Parallel()
+	e, _ := testEnv(nil)
+	c, err := e.loadServeConfig([]string{"--config", writeConfig(t, "fallback_timeouts:\n  whatsapp: 45s\n  sms: 0s\n")})
+	require.NoError(t, err)
+	require.Equal(t, map[string]time.Duration{"whatsapp": 45 * time.Second, "sms": 0}, c.FallbackTimeouts)
+
+	for body, want := range map[string]string{
+		"fallback_timeouts:\n  fax: 10s\n":   `"fax" is not a channel`,
+		"fallback_timeouts:\n  sms: 2h\n":    "between 0 and 1h",
+		"fallback_timeouts:\n  auto: 10s\n":  `"auto" is not a channel`,
+		"fallback_timeouts:\n  sms: soon\n":  "`soon` into time.Duration",
+		"fallback_timeouts:\n  email: -1s\n": "between 0 and 1h",
+	} {
+		_, err := e.loadServeConfig([]string{"--config", writeConfig(t, body)})
+		require.ErrorContains(t, err, want, body)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/otpd/otpd/postgres"
 	"github.com/otpd/otpd/smpp"
 	"github.com/otpd/otpd/sqlite"
+	"github.com/otpd/otpd/webhook"
 )
 
 const (
@@ -68,12 +69,19 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	channels := map[otpd.ChannelName]otpd.Channel{}
+	providers, err := buildChannels(cfg, store, e.getenv, log)
+	if err != nil {
+		return err
+	}
+	channels := providers.channels
 	var inbox *devinbox.Inbox
 	if cfg.Dev {
+		// Every channel without real settings delivers to the dev inbox.
 		inbox = devinbox.New(devinbox.WithConsole(e.stdout))
 		for _, c := range []otpd.ChannelName{otpd.ChannelEmail, otpd.ChannelWhatsApp, otpd.ChannelRCS, otpd.ChannelPush} {
-			channels[c] = inbox
+			if channels[c] == nil {
+				channels[c] = inbox
+			}
 		}
 	}
 
@@ -119,19 +127,36 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
+	webhooks := webhook.New(webhook.Config{
+		Store:     store,
+		Body:      httpapi.EventBody,
+		Timeout:   cfg.WebhookTimeout,
+		Workers:   cfg.WebhookWorkers,
+		UserAgent: "otpd-webhook/" + version,
+		Observer:  metrics.NewWebhooks(reg),
+		Logger:    log,
+	})
 	engine, err = otpd.NewEngine(otpd.Config{
-		Store:       store,
-		Keyring:     keyring,
-		Channels:    channels,
-		Renderer:    message.New(),
-		AdminToken:  adminToken,
-		Notify:      dispatcher.Notify,
-		SendTimeout: cfg.DeliveryLease / 2,
-		Observer:    metrics.New(reg),
-		Logger:      log,
+		Store:              store,
+		Keyring:            keyring,
+		Channels:           channels,
+		Renderer:           message.New(),
+		AdminToken:         adminToken,
+		Notify:             dispatcher.Notify,
+		Handoff:            dispatcher,
+		FallbackTimeouts:   fallbackTimeouts(cfg),
+		NotifyEvents:       webhooks.Notify,
+		EventData:          httpapi.EventData,
+		WebhookRetryWindow: cfg.WebhookRetryWindow,
+		SendTimeout:        cfg.DeliveryLease / 2,
+		Observer:           metrics.New(reg),
+		Logger:             log,
 	})
 	if err != nil {
 		return err
+	}
+	if err := engine.CheckKeyring(ctx); err != nil {
+		return fmt.Errorf("%w (keyring %s)", err, keyringPath)
 	}
 	close(engineReady)
 	apiCfg := httpapi.Config{
@@ -162,6 +187,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	// /v1/callbacks/<type>/<route>: authenticated by the provider's
 	// signature, not a bearer token (smsroutes.go).
 	apiCfg.Mounts = smsCallbacks.mounts(engine, log)
+	providers.mount(apiCfg.Mounts, engine, log)
 	if inbox != nil {
 		apiCfg.Mounts["/dev/"] = inbox.Handler()
 	}
@@ -195,6 +221,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	wg.Go(func() {
 		_ = dispatcher.Run(workCtx, engine.Deliver)
 	})
+	wg.Go(func() { _ = webhooks.Run(workCtx) })
+	// Fallback timers: messages not delivered in time move their
+	// verification on to its next channel, on whichever node claims them.
+	fallbacks := delivery.NewPool("fallback", store.ClaimFallbacks, func(m otpd.ClaimedMessage) string { return m.MessageID },
+		delivery.Options{Workers: 4, Lease: time.Minute, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
+	wg.Go(func() { _ = fallbacks.Run(workCtx, engine.Fallback) })
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
 	// Messages queued on other nodes wake this node's dispatcher at once
 	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
@@ -353,7 +385,11 @@ func loadKeyring(path string) (*otpd.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSecretFile(path, data); err != nil {
+	if err := createSecretFile(path, data); errors.Is(err, fs.ErrExist) {
+		// Another node sharing the path created it first: use that one,
+		// or the nodes would derive codes with different keys.
+		return loadKeyring(path)
+	} else if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	return k, nil
@@ -379,15 +415,19 @@ func loadAdminToken(cfg serveConfig) (token string, generated bool, err error) {
 		return "", false, fmt.Errorf("admin token: %w", err)
 	}
 	token = otpd.NewAdminToken()
-	if err := writeSecretFile(path, []byte(token+"\n")); err != nil {
+	if err := createSecretFile(path, []byte(token+"\n")); errors.Is(err, fs.ErrExist) {
+		return loadAdminToken(cfg) // another process made one first
+	} else if err != nil {
 		return "", false, fmt.Errorf("admin token: %w", err)
 	}
 	return token, true, nil
 }
 
-// writeSecretFile writes data to path with mode 0600 via a temporary file
-// and a rename, so a crash never leaves half a secret behind.
-func writeSecretFile(path string, data []byte) error {
+// createSecretFile creates path with data, mode 0600, unless it exists
+// (then it returns an error wrapping fs.ErrExist). The data is written to a
+// temporary file, synced and hard-linked into place: a reader never sees a
+// partial file, and of processes creating it at once exactly one succeeds.
+func createSecretFile(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -408,5 +448,14 @@ func writeSecretFile(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return os.Link(tmp.Name(), path)
+}
+
+// fallbackTimeouts converts the config file's fallback_timeouts.
+func fallbackTimeouts(cfg serveConfig) map[otpd.ChannelName]time.Duration {
+	out := map[otpd.ChannelName]time.Duration{}
+	for ch, d := range cfg.FallbackTimeouts {
+		out[otpd.ChannelName(ch)] = d
+	}
+	return out
 }

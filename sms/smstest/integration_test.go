@@ -76,15 +76,11 @@ func TestReceiptUndeliverable(t *testing.T) {
 
 // A receipt can overtake the send's outcome: the SMSC may report a message
 // delivered (or, more often, undeliverable) before the engine has written
-// down the ids the SMSC gave it. The receipt must still be applied.
-//
-// Today it is not: handleReceipt (cmd/otpd/serve.go, copied here) takes the
-// ErrNotFound of Engine.RecordReceipt for a duplicate's receipt, acknowledges
-// it, and the message stays "sent" for ever. With receipts sent at once,
-// most of these messages are never marked delivered.
+// down the ids the SMSC gave it. The receipt must still be applied: the
+// engine keeps it (early_receipts) until the outcome is written. Receipts
+// here are sent at once, so most of them overtake their send's outcome.
 func TestReceiptBeforeSendRecorded(t *testing.T) {
 	t.Parallel()
-	knownBug(t, "a receipt that arrives before the send's outcome is recorded is dropped as unknown")
 	const n = 30
 	c := startSMSC(t, smsc.Config{SystemID: systemID, Password: password, DLRDelay: -1})
 	st := newStack(t, stackOptions{routes: []routeSpec{{name: "carrier", esme: esmeConfig(c.addr)}}})
