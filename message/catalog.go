@@ -15,7 +15,11 @@ var _ otpd.Renderer = (*Catalog)(nil)
 
 // builtinLocales are the languages the package ships; the first is the
 // fallback for requests that match none.
-var builtinLocales = []*locale{english, german, french, spanish}
+var builtinLocales = []*locale{
+	english, german, french, spanish, brazilianPortuguese, europeanPortuguese,
+	italian, dutch, polish, turkish, russian, arabic, hindi, indonesian,
+	japanese, simplifiedChinese, traditionalChinese,
+}
 
 // Catalog is an [otpd.Renderer] over a set of templates. It is immutable
 // once built and safe for concurrent use.
@@ -216,6 +220,7 @@ func (c *Catalog) Render(req otpd.RenderRequest) (otpd.Rendered, error) {
 	case KindText:
 		text := strings.TrimRight(expand(t.Text, v), "\n")
 		if req.Channel == otpd.ChannelSMS {
+			text = smsSpaces.Replace(text)
 			var err error
 			if text, err = smsExtras(text, req); err != nil {
 				return otpd.Rendered{}, err
@@ -225,7 +230,7 @@ func (c *Catalog) Render(req otpd.RenderRequest) (otpd.Rendered, error) {
 	case KindEmail:
 		out.Subject = expand(t.Subject, v)
 		out.Text = expand(t.Text, v)
-		html, err := emailHTML(name, out.Subject, t.Text, v)
+		html, err := emailHTML(loc, out.Subject, t.Text, v)
 		if err != nil {
 			return otpd.Rendered{}, err
 		}

@@ -29,10 +29,54 @@
 //
 // # Locales
 //
-// English, German, French and Spanish. A request's locale is matched with
-// golang.org/x/text/language against these ("de-AT" gets German); anything
-// that does not match, or does not parse, gets English. [otpd.Rendered]'s
-// Locale reports the base language used ("de").
+// English (the fallback), German, French, Spanish, Brazilian and European
+// Portuguese ("pt-BR", "pt-PT"), Italian, Dutch, Polish, Turkish, Russian,
+// Arabic, Hindi, Indonesian, Japanese, and Simplified and Traditional
+// Chinese ("zh-Hans", "zh-Hant"). A request's locale is matched with
+// golang.org/x/text/language against these, as CLDR sees the languages
+// people understand: "de-AT" gets German, "pt" Brazilian Portuguese, "pt-AO"
+// European, "zh-TW" and "zh-HK" Traditional Chinese, "ms" Indonesian;
+// anything that does not match, or does not parse, gets English.
+// [otpd.Rendered]'s Locale reports the locale used, as [Catalog.Locales]
+// names it. When neither the request nor the service names a language,
+// [LocaleForRegion] guesses one from the phone number's country.
+//
+// Every locale words each purpose for both kinds of channel. The wording
+// of each is explained next to it (locale_*.go): the form of address, the
+// words chosen to keep an SMS short or in the GSM 7-bit alphabet, and the
+// plural forms of the expiry, which follow CLDR's rules (three for Polish
+// and Russian, six for Arabic).
+//
+// # SMS length and alphabet
+//
+// A text template is written so that an SMS is as cheap as its language
+// allows. In Latin script it keeps to the GSM 7-bit alphabet (160
+// characters an SMS) with words that need no letter outside it, and never by
+// misspelling: English, German, French, Spanish, Italian, Dutch, Polish and
+// Indonesian are GSM-7 for a login code. Portuguese and Turkish cannot be
+// written naturally without "ã", "ó", "ş", "ı"; they, and the other scripts,
+// go as UCS-2 (70 characters an SMS), and their login texts are kept within
+// one UCS-2 SMS for a 6-digit code and a brand of about ten letters. The
+// no-break spaces CLDR puts into amounts become plain spaces in an SMS.
+// testdata/sms_segments.txt lists what each text costs.
+//
+// # Amounts
+//
+// A transaction's amount is written as the locale writes money, with CLDR's
+// separators, symbol and its place: "€125.00", "125,00 €", "R$ 1.250,00",
+// "1 234,50 €" (a narrow no-break space between French groups), "₹1,25,000.00",
+// "1,500円", "125.00元". A symbol several currencies share ("$", "¥") is never
+// shown bare: a reader in Canada must not take US dollars for their own, so
+// it is "US$", "JP¥" or the ISO code. Digits are ASCII in every locale and
+// never rounded.
+//
+// # Right-to-left text
+//
+// Arabic texts hold no bidirectional controls, like every other message:
+// each is written so that the Unicode bidirectional algorithm alone keeps
+// the code, amounts and names in order (see locale_ar.go for how and why).
+// The e-mail HTML carries dir="rtl" for Arabic and, in every language,
+// isolates the brand, payee and amount in <bdi>.
 //
 // # SMS layout for WebOTP and the SMS Retriever
 //

@@ -45,7 +45,7 @@ func Example() {
 	fmt.Println(email.Text)
 	// Output:
 	// en
-	// Your Acme Bank code is 123456 to pay EUR 125.00 to ACME Shop. It expires in 10 minutes. Don't share it.
+	// Your Acme Bank code to pay €125.00 to ACME Shop is 123456. It expires in 10 minutes. Don't share it.
 	// FA+9qCX9VSu
 	// @acmebank.example #123456
 	// de
@@ -65,4 +65,20 @@ func ExampleValidate() {
 	// Output:
 	// <nil>
 	// message: invalid template: unknown placeholder {Code}
+}
+
+func ExampleLocaleForRegion() {
+	// Neither the request nor the service names a language: write in the
+	// one of the phone number's country.
+	for _, region := range []string{"BR", "PT", "MX", "TW", "EG", "IN", "KR"} {
+		fmt.Printf("%s %q\n", region, message.LocaleForRegion(region))
+	}
+	// Output:
+	// BR "pt-BR"
+	// PT "pt-PT"
+	// MX "es"
+	// TW "zh-Hant"
+	// EG "ar"
+	// IN "en"
+	// KR ""
 }

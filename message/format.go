@@ -3,14 +3,17 @@ package message
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/currency"
 	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
+	xmessage "golang.org/x/text/message"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/otpd/otpd"
@@ -19,14 +22,28 @@ import (
 // locale is one language's wording and conventions.
 type locale struct {
 	tag language.Tag
+	// rtl marks a right-to-left script: the e-mail HTML gets dir="rtl", and
+	// the templates are written so that no value needs a bidirectional
+	// control to keep its place (see the package documentation).
+	rtl bool
 
-	// Numbers. Separators are ASCII on purpose: a no-break space (French
-	// typography) is outside the GSM 7-bit alphabet and would double the
-	// cost of every SMS.
-	decimal       string
-	group         string
-	minGrouping   int  // CLDR minimumGroupingDigits: es groups 12.345 but not 1234
-	currencyFirst bool // "EUR 125.00" rather than "125,00 EUR"
+	// Numbers, as CLDR has them for the language. Group separators and the
+	// space between number and currency are the no-break spaces CLDR uses
+	// (U+00A0, U+202F for French); an SMS turns them into plain spaces (see
+	// smsSpaces).
+	decimal     string
+	group       string
+	minGrouping int  // CLDR minimumGroupingDigits: es groups 12.345 but not 1234
+	lakh        bool // Indian grouping after the first three digits: 12,34,567
+
+	// currency is CLDR's currency pattern: ¤ for the symbol, # for the
+	// number ("¤#" gives "€125.00", "#\u00a0¤" gives "125,00 €").
+	currency string
+	// currencies overrides the pattern and symbol of single currencies with
+	// a literal pattern: the yen in Japanese is "1,500円", not "￥1,500".
+	currencies map[string]string
+	// isoCodes shows every currency as its ISO code (Arabic: see locale_ar.go).
+	isoCodes bool
 
 	// units holds "# minutes" patterns per plural form; Other is required.
 	units map[unit]map[plural.Form]string
@@ -80,11 +97,13 @@ var (
 	currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
-// amount formats a transaction's amount with its ISO currency code. The
+// amount formats a transaction's amount with its currency, the way the
+// locale writes money: "€125.00", "125,00 €", "R$ 1.250,00", "1,500円". The
 // digits are shown exactly as bound, never rounded (the customer confirms
 // this amount); only leading zeros, and trailing zeros beyond the currency's
 // minor unit, go, and missing minor digits are added: "125" EUR shows as
-// 125.00, "1.5" BHD as 1.500, "125.001" EUR stays 125.001.
+// 125.00, "1.5" BHD as 1.500, "125.001" EUR stays 125.001. Digits are
+// always ASCII, in every locale (see locale_ar.go).
 func (l *locale) amount(t *otpd.Transaction) (string, error) {
 	amount := strings.TrimSpace(t.Amount)
 	if !amountRe.MatchString(amount) {
@@ -95,8 +114,10 @@ func (l *locale) amount(t *otpd.Transaction) (string, error) {
 		return "", errors.New("message: transaction currency is not an ISO 4217 code")
 	}
 	scale := 2
-	if u, err := currency.ParseISO(cur); err == nil {
-		scale, _ = currency.Standard.Rounding(u)
+	unit, err := currency.ParseISO(cur)
+	known := err == nil
+	if known {
+		scale, _ = currency.Standard.Rounding(unit)
 	}
 	whole, frac, _ := strings.Cut(amount, ".")
 	whole = strings.TrimLeft(whole, "0")
@@ -113,28 +134,82 @@ func (l *locale) amount(t *otpd.Transaction) (string, error) {
 	if frac != "" {
 		num += l.decimal + frac
 	}
-	if l.currencyFirst {
-		return cur + " " + num, nil
+	if p, ok := l.currencies[cur]; ok {
+		return strings.Replace(p, "#", num, 1), nil
 	}
-	return num + " " + cur, nil
+	sym := cur
+	if known && !l.isoCodes {
+		sym = l.symbol(unit)
+	}
+	pattern := l.currency
+	// CLDR's currencySpacing: a symbol that meets the digits with a letter
+	// ("CHF", "Rp") is set apart from them by a no-break space.
+	first, _ := utf8.DecodeRuneInString(sym)
+	last, _ := utf8.DecodeLastRuneInString(sym)
+	if strings.Contains(pattern, "¤#") && unicode.IsLetter(last) {
+		pattern = strings.Replace(pattern, "¤#", "¤\u00a0#", 1)
+	}
+	if strings.Contains(pattern, "#¤") && unicode.IsLetter(first) {
+		pattern = strings.Replace(pattern, "#¤", "#\u00a0¤", 1)
+	}
+	// One pass: neither value is scanned for the other's mark.
+	return strings.NewReplacer("¤", sym, "#", num).Replace(pattern), nil
 }
 
+// ambiguousSymbols are CLDR symbols that several currencies use: "$" in a
+// German text is the US dollar to CLDR, but a reader in Canada or Mexico
+// may take it for their own. A customer confirming an amount must not have
+// to guess, so these are replaced by unambiguousSymbols or the ISO code;
+// locales write their own currency through currencies instead.
+var ambiguousSymbols = map[string]bool{"$": true, "¥": true, "￥": true, "元": true, "kr": true, "R": true, "Rs": true}
+
+var unambiguousSymbols = map[string]string{"USD": "US$", "JPY": "JP¥", "CNY": "CN¥", "TWD": "NT$", "HKD": "HK$"}
+
+// symbol is CLDR's standard symbol for u in the locale's language ("€",
+// "US$", "£", "₹"), or a symbol or code that cannot be mistaken for another
+// currency's.
+func (l *locale) symbol(u currency.Unit) string {
+	sym := xmessage.NewPrinter(l.tag).Sprint(currency.Symbol(u))
+	if ambiguousSymbols[sym] {
+		if s, ok := unambiguousSymbols[u.String()]; ok {
+			return s
+		}
+		return u.String()
+	}
+	// CLDR's Arabic-script symbols carry bidirectional marks ("ر.س.\u200f"),
+	// which no value in a message may; such a symbol gives way to the code.
+	if clean(sym) != sym || sym == "" {
+		return u.String()
+	}
+	return sym
+}
+
+// groupDigits puts the locale's group separator into a run of digits: every
+// three digits, or three and then every two for Indian grouping; not at all
+// when there are fewer than 3+minGrouping digits.
 func (l *locale) groupDigits(d string) string {
 	if len(d) < 3+l.minGrouping {
 		return d
 	}
-	var b strings.Builder
-	first := len(d) % 3
-	if first == 0 {
-		first = 3
+	size := 3
+	if l.lakh {
+		size = 2
 	}
-	b.WriteString(d[:first])
-	for i := first; i < len(d); i += 3 {
-		b.WriteString(l.group)
-		b.WriteString(d[i : i+3])
+	head, groups := d[:len(d)-3], []string{d[len(d)-3:]}
+	for len(head) > size {
+		groups = append(groups, head[len(head)-size:])
+		head = head[:len(head)-size]
 	}
-	return b.String()
+	groups = append(groups, head)
+	slices.Reverse(groups)
+	return strings.Join(groups, l.group)
 }
+
+// smsSpaces turns the no-break spaces of amounts (and French e-mail
+// typography, should a template use it) into plain spaces in an SMS: they
+// are outside the GSM 7-bit alphabet, and one of them would make a whole
+// Latin-script message UCS-2, which halves what fits in one SMS.
+var smsSpaces = strings.NewReplacer("\u00a0", " ", "\u202f", " ")
 
 // clean makes a caller-supplied value safe to place in any message: valid
 // UTF-8 in NFC, control characters (line breaks included) as spaces, no

@@ -166,6 +166,8 @@ func FuzzRender(f *testing.F) {
 		{"  ", "", "zz"}, {"", "Shop", ""}, {"\xff\xfe", "\x00", "en-u-nu-arab"},
 		{"A & B \"Q\" 'S'", "{code}", "*"}, {"{code}", "{brand}", "de-CH-1996"},
 		{"Ω\u0301", "e\u0301", "x-private"},
+		{"بنك أكمي", "متجر \u200f123", "ar-SA"}, {"Acme Bank", "ACME Shop", "pl"}, {"アクメ銀行", "ショップ", "ja"},
+		{"Acme\u00a0Bank", "Shop\u202f1", "zh-TW"}, {"Acme Bank", "ACME Shop", "pt"}, {"Acme", "Shop", "hi-IN"},
 	} {
 		for _, sel := range []uint8{0, 4, 8 + 4, 8 + 1, 0x20 + 4, 0x50 + 2} {
 			f.Add(c.brand, c.payee, c.locale, sel, uint64(sel))

@@ -8,17 +8,19 @@ import (
 
 // emailLayout is the HTML part of every e-mail. It sticks to what mail
 // clients render reliably: inline styles, no scripts, no external resources.
+// The direction is set on the content block as well as on <html>, because
+// webmail clients drop the document's own attributes.
 // Values reach it either through html/template's own escaping (Lang, Title,
 // Brand, Code) or pre-escaped by expandHTML (Paragraph).
 var emailLayout = template.Must(template.New("email").Parse(`<!DOCTYPE html>
-<html lang="{{.Lang}}">
+<html lang="{{.Lang}}" dir="{{.Dir}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 </head>
 <body style="margin:0;padding:0;background-color:#f4f4f5;">
-<div style="max-width:480px;margin:0 auto;padding:32px 24px;background-color:#ffffff;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:16px;line-height:1.5;color:#18181b;">
+<div dir="{{.Dir}}" style="max-width:480px;margin:0 auto;padding:32px 24px;background-color:#ffffff;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:16px;line-height:1.5;color:#18181b;">
 <p style="margin:0 0 24px;font-size:20px;font-weight:600;">{{.Brand}}</p>
 {{- range .Blocks}}
 {{if .Code -}}
@@ -43,7 +45,7 @@ type emailBlock struct {
 // emailHTML renders body (the template's text, not yet expanded) as HTML: a
 // paragraph that is only {code} becomes the large code, the closing
 // paragraph of a longer body (the "didn't request this?" note) is muted.
-func emailHTML(lang, subject, body string, v values) (string, error) {
+func emailHTML(loc *locale, subject, body string, v values) (string, error) {
 	paras := strings.Split(body, "\n\n")
 	var blocks []emailBlock
 	for i, p := range paras {
@@ -61,10 +63,14 @@ func emailHTML(lang, subject, body string, v values) (string, error) {
 		})
 	}
 	var b strings.Builder
+	dir := "ltr"
+	if loc.rtl {
+		dir = "rtl"
+	}
 	err := emailLayout.Execute(&b, struct {
-		Lang, Title, Brand string
-		Blocks             []emailBlock
-	}{lang, subject, v[phBrand], blocks})
+		Lang, Dir, Title, Brand string
+		Blocks                  []emailBlock
+	}{loc.tag.String(), dir, subject, v[phBrand], blocks})
 	if err != nil {
 		return "", fmt.Errorf("message: e-mail HTML: %w", err)
 	}

@@ -14,6 +14,7 @@ var german = &locale{
 	decimal:     ",",
 	group:       ".",
 	minGrouping: 1,
+	currency:    "#\u00a0¤",
 	units: map[unit]map[plural.Form]string{
 		minute: {plural.One: "# Minute", plural.Other: "# Minuten"},
 		hour:   {plural.One: "# Stunde", plural.Other: "# Stunden"},

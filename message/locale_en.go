@@ -6,12 +6,15 @@ import (
 )
 
 // english is the fallback locale: it must stay first in builtinLocales.
+// Being the fallback for the whole world, it has no home currency: the US
+// dollar is "US$", never a bare "$" an Australian or Canadian reader would
+// take for their own.
 var english = &locale{
-	tag:           language.English,
-	decimal:       ".",
-	group:         ",",
-	minGrouping:   1,
-	currencyFirst: true,
+	tag:         language.English,
+	decimal:     ".",
+	group:       ",",
+	minGrouping: 1,
+	currency:    "¤#",
 	units: map[unit]map[plural.Form]string{
 		minute: {plural.One: "# minute", plural.Other: "# minutes"},
 		hour:   {plural.One: "# hour", plural.Other: "# hours"},
@@ -19,7 +22,7 @@ var english = &locale{
 	},
 	text: map[string]string{
 		PurposeLogin:         "Your {brand} code is {code}. It expires in {expiry}. Don't share it.",
-		PurposeTransaction:   "Your {brand} code is {code} to pay {amount} to {payee}. It expires in {expiry}. Don't share it.",
+		PurposeTransaction:   "Your {brand} code to pay {amount} to {payee} is {code}. It expires in {expiry}. Don't share it.",
 		PurposePasswordReset: "Your {brand} password reset code is {code}. It expires in {expiry}. Don't share it.",
 		// A hand-over code is meant to be shared, with the courier, at the door.
 		PurposeDelivery: "Your {brand} delivery code is {code}. Only give it to the courier when you receive your order. It expires in {expiry}.",

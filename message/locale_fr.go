@@ -5,14 +5,18 @@ import (
 	"golang.org/x/text/language"
 )
 
-// french keeps to the GSM 7-bit alphabet in its SMS wording (no "ç", ASCII
-// apostrophes, plain spaces in numbers) so a message stays one cheap
-// segment. E-mails use the no-break space French puts before ":" and "?".
+// french keeps to the GSM 7-bit alphabet in its SMS wording (no "ç", "ê"
+// or "ô", ASCII apostrophes) so a message stays one cheap segment; the
+// no-break spaces of amounts become plain spaces in an SMS. E-mails use the
+// no-break space French puts before ":" and "?". Numbers follow CLDR: a
+// narrow no-break space between groups, a no-break space before the
+// currency: "1 234,50 €".
 var french = &locale{
 	tag:         language.French,
 	decimal:     ",",
-	group:       " ",
+	group:       "\u202f",
 	minGrouping: 1,
+	currency:    "#\u00a0¤",
 	units: map[unit]map[plural.Form]string{
 		minute: {plural.One: "# minute", plural.Other: "# minutes"},
 		hour:   {plural.One: "# heure", plural.Other: "# heures"},

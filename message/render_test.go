@@ -2,6 +2,7 @@ package message_test
 
 import (
 	"flag"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,24 +58,24 @@ func TestRenderText(t *testing.T) {
 		locale, purpose, want string
 	}{
 		{"en", message.PurposeLogin, "Your Acme Bank code is 123456. It expires in 10 minutes. Don't share it."},
-		{"en", message.PurposeTransaction, "Your Acme Bank code is 123456 to pay EUR 125.00 to ACME Shop. It expires in 10 minutes. Don't share it."},
+		{"en", message.PurposeTransaction, "Your Acme Bank code to pay €125.00 to ACME Shop is 123456. It expires in 10 minutes. Don't share it."},
 		{"en", message.PurposePasswordReset, "Your Acme Bank password reset code is 123456. It expires in 10 minutes. Don't share it."},
 		{"en", message.PurposeDelivery, "Your Acme Bank delivery code is 123456. Only give it to the courier when you receive your order. It expires in 3 days."},
 
 		{"de", message.PurposeLogin, "Ihr Code für Acme Bank lautet 123456. Er ist 10 Minuten gültig. Geben Sie ihn nicht weiter."},
-		{"de", message.PurposeTransaction, "Ihr Code für Acme Bank zur Zahlung von 125,00 EUR an ACME Shop lautet 123456. Er ist 10 Minuten gültig. Geben Sie ihn nicht weiter."},
+		{"de", message.PurposeTransaction, "Ihr Code für Acme Bank zur Zahlung von 125,00\u00a0€ an ACME Shop lautet 123456. Er ist 10 Minuten gültig. Geben Sie ihn nicht weiter."},
 		{"de", message.PurposePasswordReset, "Ihr Code zum Zurücksetzen des Passworts für Acme Bank lautet 123456. Er ist 10 Minuten gültig. Geben Sie ihn nicht weiter."},
 		{"de", message.PurposeDelivery, "Ihr Zustellcode für Acme Bank lautet 123456. Nennen Sie ihn dem Zusteller erst bei der Übergabe. Er ist 3 Tage gültig."},
 
 		{"fr", message.PurposeLogin, "Votre code Acme Bank est 123456. Il expire dans 10 minutes. Ne le communiquez à personne."},
-		{"fr", message.PurposeTransaction, "Votre code Acme Bank pour payer 125,00 EUR à ACME Shop est 123456. Il expire dans 10 minutes. Ne le communiquez à personne."},
+		{"fr", message.PurposeTransaction, "Votre code Acme Bank pour payer 125,00\u00a0€ à ACME Shop est 123456. Il expire dans 10 minutes. Ne le communiquez à personne."},
 		{"fr", message.PurposePasswordReset, "Votre code Acme Bank pour réinitialiser votre mot de passe est 123456. Il expire dans 10 minutes. Ne le communiquez à personne."},
 		{"fr", message.PurposeDelivery, "Votre code de livraison Acme Bank est 123456. Ne le donnez au livreur qu'à la remise de votre commande. Il expire dans 3 jours."},
 
-		{"es", message.PurposeLogin, "Tu código de Acme Bank es 123456. Caduca en 10 minutos. No lo compartas."},
-		{"es", message.PurposeTransaction, "Tu código de Acme Bank para pagar 125,00 EUR a ACME Shop es 123456. Caduca en 10 minutos. No lo compartas."},
-		{"es", message.PurposePasswordReset, "Tu código de Acme Bank para restablecer tu contraseña es 123456. Caduca en 10 minutos. No lo compartas."},
-		{"es", message.PurposeDelivery, "Tu código de entrega de Acme Bank es 123456. Dáselo al repartidor solo cuando recibas tu pedido. Caduca en 3 días."},
+		{"es", message.PurposeLogin, "Tu clave de Acme Bank es 123456. Caduca en 10 minutos. No la compartas."},
+		{"es", message.PurposeTransaction, "Tu clave de Acme Bank para pagar 125,00\u00a0€ a ACME Shop es 123456. Caduca en 10 minutos. No la compartas."},
+		{"es", message.PurposePasswordReset, "Tu clave de Acme Bank para restablecer tu contraseña es 123456. Caduca en 10 minutos. No la compartas."},
+		{"es", message.PurposeDelivery, "Tu clave de entrega de Acme Bank es 123456. Entrégasela al repartidor solo cuando recibas tu pedido. Caduca en 3 días."},
 	}
 	for _, tt := range tests {
 		for _, ch := range textChannels {
@@ -82,7 +83,12 @@ func TestRenderText(t *testing.T) {
 				t.Parallel()
 				got, err := c.Render(request(ch, tt.locale, tt.purpose))
 				require.NoError(t, err)
-				require.Equal(t, otpd.Rendered{Text: tt.want, Locale: tt.locale}, got)
+				want := tt.want
+				if ch == otpd.ChannelSMS {
+					// No-break spaces are outside GSM-7.
+					want = strings.ReplaceAll(want, "\u00a0", " ")
+				}
+				require.Equal(t, otpd.Rendered{Text: want, Locale: tt.locale}, got)
 			})
 		}
 	}
@@ -98,7 +104,7 @@ func TestRenderEmail(t *testing.T) {
 		{"en", message.PurposeLogin, "Your Acme Bank verification code",
 			"Your Acme Bank verification code is:\n\n123456\n\nIt expires in 10 minutes. Don't share it with anyone.\n\nDidn't request this? You can ignore this e-mail."},
 		{"en", message.PurposeTransaction, "Your Acme Bank payment confirmation code",
-			"Your Acme Bank code to pay EUR 125.00 to ACME Shop is:\n\n123456\n\nCheck the amount and payee before you use it. It expires in 10 minutes. Don't share it with anyone.\n\nDidn't start this payment? Don't use the code, and contact Acme Bank."},
+			"Your Acme Bank code to pay €125.00 to ACME Shop is:\n\n123456\n\nCheck the amount and payee before you use it. It expires in 10 minutes. Don't share it with anyone.\n\nDidn't start this payment? Don't use the code, and contact Acme Bank."},
 		{"en", message.PurposePasswordReset, "Your Acme Bank password reset code",
 			"Your Acme Bank password reset code is:\n\n123456\n\nIt expires in 10 minutes. Don't share it with anyone.\n\nDidn't ask to reset your password? You can ignore this e-mail. Your password won't change."},
 		{"en", message.PurposeDelivery, "Your Acme Bank delivery code",
@@ -107,7 +113,7 @@ func TestRenderEmail(t *testing.T) {
 		{"de", message.PurposeLogin, "Ihr Bestätigungscode für Acme Bank",
 			"Ihr Bestätigungscode für Acme Bank lautet:\n\n123456\n\nEr ist 10 Minuten gültig. Geben Sie ihn an niemanden weiter.\n\nSie haben diesen Code nicht angefordert? Dann können Sie diese E-Mail ignorieren."},
 		{"de", message.PurposeTransaction, "Ihr Code für Acme Bank zur Bestätigung einer Zahlung",
-			"Ihr Code für Acme Bank zur Zahlung von 125,00 EUR an ACME Shop lautet:\n\n123456\n\nPrüfen Sie Betrag und Empfänger, bevor Sie ihn verwenden. Er ist 10 Minuten gültig. Geben Sie ihn an niemanden weiter.\n\nSie haben diese Zahlung nicht veranlasst? Dann verwenden Sie den Code nicht und wenden Sie sich an Acme Bank."},
+			"Ihr Code für Acme Bank zur Zahlung von 125,00\u00a0€ an ACME Shop lautet:\n\n123456\n\nPrüfen Sie Betrag und Empfänger, bevor Sie ihn verwenden. Er ist 10 Minuten gültig. Geben Sie ihn an niemanden weiter.\n\nSie haben diese Zahlung nicht veranlasst? Dann verwenden Sie den Code nicht und wenden Sie sich an Acme Bank."},
 		{"de", message.PurposePasswordReset, "Ihr Code zum Zurücksetzen des Passworts für Acme Bank",
 			"Ihr Code zum Zurücksetzen des Passworts für Acme Bank lautet:\n\n123456\n\nEr ist 10 Minuten gültig. Geben Sie ihn an niemanden weiter.\n\nSie haben das Zurücksetzen nicht angefordert? Dann können Sie diese E-Mail ignorieren. Ihr Passwort bleibt unverändert."},
 		{"de", message.PurposeDelivery, "Ihr Zustellcode für Acme Bank",
@@ -116,7 +122,7 @@ func TestRenderEmail(t *testing.T) {
 		{"fr", message.PurposeLogin, "Votre code de vérification Acme Bank",
 			"Votre code de vérification Acme Bank est\u00a0:\n\n123456\n\nIl expire dans 10 minutes. Ne le communiquez à personne.\n\nVous n'êtes pas à l'origine de cette demande\u00a0? Vous pouvez ignorer cet e-mail."},
 		{"fr", message.PurposeTransaction, "Votre code Acme Bank pour confirmer un paiement",
-			"Votre code Acme Bank pour payer 125,00 EUR à ACME Shop est\u00a0:\n\n123456\n\nVérifiez le montant et le bénéficiaire avant de l'utiliser. Il expire dans 10 minutes. Ne le communiquez à personne.\n\nVous n'êtes pas à l'origine de ce paiement\u00a0? N'utilisez pas ce code et contactez Acme Bank."},
+			"Votre code Acme Bank pour payer 125,00\u00a0€ à ACME Shop est\u00a0:\n\n123456\n\nVérifiez le montant et le bénéficiaire avant de l'utiliser. Il expire dans 10 minutes. Ne le communiquez à personne.\n\nVous n'êtes pas à l'origine de ce paiement\u00a0? N'utilisez pas ce code et contactez Acme Bank."},
 		{"fr", message.PurposePasswordReset, "Votre code Acme Bank de réinitialisation du mot de passe",
 			"Votre code Acme Bank pour réinitialiser votre mot de passe est\u00a0:\n\n123456\n\nIl expire dans 10 minutes. Ne le communiquez à personne.\n\nVous n'avez pas demandé à réinitialiser votre mot de passe\u00a0? Vous pouvez ignorer cet e-mail\u00a0: votre mot de passe ne changera pas."},
 		{"fr", message.PurposeDelivery, "Votre code de livraison Acme Bank",
@@ -125,7 +131,7 @@ func TestRenderEmail(t *testing.T) {
 		{"es", message.PurposeLogin, "Tu código de verificación de Acme Bank",
 			"Tu código de verificación de Acme Bank es:\n\n123456\n\nCaduca en 10 minutos. No lo compartas con nadie.\n\n¿No lo has solicitado? Puedes ignorar este correo."},
 		{"es", message.PurposeTransaction, "Tu código de Acme Bank para confirmar un pago",
-			"Tu código de Acme Bank para pagar 125,00 EUR a ACME Shop es:\n\n123456\n\nComprueba el importe y el beneficiario antes de usarlo. Caduca en 10 minutos. No lo compartas con nadie.\n\n¿No has iniciado este pago? No uses el código y ponte en contacto con Acme Bank."},
+			"Tu código de Acme Bank para pagar 125,00\u00a0€ a ACME Shop es:\n\n123456\n\nComprueba el importe y el beneficiario antes de usarlo. Caduca en 10 minutos. No lo compartas con nadie.\n\n¿No has iniciado este pago? No uses el código y ponte en contacto con Acme Bank."},
 		{"es", message.PurposePasswordReset, "Tu código de Acme Bank para restablecer tu contraseña",
 			"Tu código de Acme Bank para restablecer tu contraseña es:\n\n123456\n\nCaduca en 10 minutos. No lo compartas con nadie.\n\n¿No has pedido restablecer tu contraseña? Puedes ignorar este correo: tu contraseña no cambiará."},
 		{"es", message.PurposeDelivery, "Tu código de entrega de Acme Bank",
@@ -140,7 +146,7 @@ func TestRenderEmail(t *testing.T) {
 			require.Equal(t, tt.text, got.Text)
 			require.Equal(t, tt.locale, got.Locale)
 
-			require.Contains(t, got.HTML, `<html lang="`+tt.locale+`">`)
+			require.Contains(t, got.HTML, `<html lang="`+tt.locale+`" dir="ltr">`)
 			require.Contains(t, got.HTML, "<title>"+tt.subject+"</title>")
 			require.Contains(t, got.HTML, `font-size:32px;font-weight:700;letter-spacing:6px;">123456</p>`)
 			require.Contains(t, got.HTML, `font-size:20px;font-weight:600;">Acme Bank</p>`)
@@ -161,6 +167,10 @@ func TestRenderEmailHTMLGolden(t *testing.T) {
 	}{
 		{"email_en_login.html", "en", message.PurposeLogin},
 		{"email_de_transaction.html", "de", message.PurposeTransaction},
+		{"email_ar_login.html", "ar", message.PurposeLogin},
+		{"email_ar_transaction.html", "ar", message.PurposeTransaction},
+		{"email_ja_login.html", "ja", message.PurposeLogin},
+		{"email_ja_transaction.html", "ja", message.PurposeTransaction},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -182,7 +192,7 @@ func TestRenderPurpose(t *testing.T) {
 	c := setup(t)
 
 	login := "Your Acme Bank code is 123456. It expires in 10 minutes. Don't share it."
-	paid := "Your Acme Bank code is 123456 to pay EUR 125.00 to ACME Shop. It expires in 10 minutes. Don't share it."
+	paid := "Your Acme Bank code to pay €125.00 to ACME Shop is 123456. It expires in 10 minutes. Don't share it."
 	tests := []struct {
 		name        string
 		purpose     string
@@ -271,6 +281,7 @@ func TestRenderLocale(t *testing.T) {
 		{"", "en"},
 		{"en", "en"},
 		{"en-GB", "en"},
+		{"en-IN", "en"},
 		{"de", "de"},
 		{"de-AT", "de"},
 		{"de-CH", "de"},
@@ -279,9 +290,33 @@ func TestRenderLocale(t *testing.T) {
 		{"fr-BE", "fr"},
 		{"es-MX", "es"},
 		{"es-419", "es"},
-		{"pt-BR", "en"},
-		{"pt", "en"},
-		{"ja", "en"},
+		{"pt", "pt-BR"},
+		{"pt-BR", "pt-BR"},
+		{"pt-PT", "pt-PT"},
+		{"pt-AO", "pt-PT"},
+		{"pt-MZ", "pt-PT"},
+		{"it-CH", "it"},
+		{"nl-BE", "nl"},
+		{"pl-PL", "pl"},
+		{"tr", "tr"},
+		{"ru-RU", "ru"},
+		{"ar", "ar"},
+		{"ar-EG", "ar"},
+		{"ar-MA", "ar"},
+		{"hi-IN", "hi"},
+		{"id", "id"},
+		{"in", "id"}, // the deprecated code Android still sends
+		{"ms", "id"}, // CLDR: Malay readers read Indonesian
+		{"ja-JP", "ja"},
+		{"zh", "zh-Hans"},
+		{"zh-CN", "zh-Hans"},
+		{"zh-SG", "zh-Hans"},
+		{"zh-TW", "zh-Hant"},
+		{"zh-HK", "zh-Hant"},
+		{"zh-MO", "zh-Hant"},
+		{"zh-Hant", "zh-Hant"},
+		{"uk", "en"}, // never Russian
+		{"ko", "en"},
 		{"und", "en"},
 		{"not a locale", "en"},
 	}
@@ -295,7 +330,9 @@ func TestRenderLocale(t *testing.T) {
 			}
 		})
 	}
-	require.Equal(t, []string{"en", "de", "fr", "es"}, c.Locales())
+	require.Equal(t, []string{
+		"en", "de", "fr", "es", "pt-BR", "pt-PT", "it", "nl", "pl", "tr", "ru", "ar", "hi", "id", "ja", "zh-Hans", "zh-Hant",
+	}, c.Locales())
 }
 
 func TestRenderExpiry(t *testing.T) {
@@ -357,39 +394,130 @@ func TestRenderExpiry(t *testing.T) {
 	})
 }
 
+// amountCatalog shows the amount alone: "{amount}|{payee}|{code}".
+func amountCatalog(t *testing.T) *message.Catalog {
+	t.Helper()
+	var opts []message.Option
+	for _, l := range message.New().Locales() {
+		opts = append(opts, message.WithTemplate(
+			message.Key{Kind: message.KindText, Purpose: message.PurposeTransaction, Locale: l},
+			message.Template{Text: "{amount}|{payee}|{code}"}))
+	}
+	return message.New(opts...)
+}
+
 func TestRenderAmount(t *testing.T) {
 	t.Parallel()
-	c := setup(t)
+	c := amountCatalog(t)
 
+	const nb, nnb = "\u00a0", "\u202f" // no-break space, narrow no-break space
 	tests := []struct {
-		amount, currency string
-		en, de, fr, es   string
+		locale, amount, currency, want string
 	}{
-		{"125.00", "EUR", "EUR 125.00", "125,00 EUR", "125,00 EUR", "125,00 EUR"},
-		{"125", "eur", "EUR 125.00", "125,00 EUR", "125,00 EUR", "125,00 EUR"},
-		{"0.5", "USD", "USD 0.50", "0,50 USD", "0,50 USD", "0,50 USD"},
-		{"007.10", "GBP", "GBP 7.10", "7,10 GBP", "7,10 GBP", "7,10 GBP"},
-		{"1234.50", "EUR", "EUR 1,234.50", "1.234,50 EUR", "1 234,50 EUR", "1234,50 EUR"},
-		{"12345.00", "EUR", "EUR 12,345.00", "12.345,00 EUR", "12 345,00 EUR", "12.345,00 EUR"},
-		{"1234567.89", "CHF", "CHF 1,234,567.89", "1.234.567,89 CHF", "1 234 567,89 CHF", "1.234.567,89 CHF"},
-		// Zeros beyond the minor unit go; other digits are never rounded away.
-		{"125.000", "EUR", "EUR 125.00", "125,00 EUR", "125,00 EUR", "125,00 EUR"},
-		{"125.001", "EUR", "EUR 125.001", "125,001 EUR", "125,001 EUR", "125,001 EUR"},
-		// Minor units come from the currency.
-		{"1500", "JPY", "JPY 1,500", "1.500 JPY", "1 500 JPY", "1500 JPY"},
-		{"1.5", "BHD", "BHD 1.500", "1,500 BHD", "1,500 BHD", "1,500 BHD"},
-		{"42", "XYZ", "XYZ 42.00", "42,00 XYZ", "42,00 XYZ", "42,00 XYZ"},
+		// Digits are shown as bound: leading zeros and zeros beyond the
+		// minor unit go, other digits are never rounded away.
+		{"en", "125.00", "EUR", "€125.00"},
+		{"en", "125", "eur", "€125.00"},
+		{"en", "0.5", "USD", "US$0.50"},
+		{"en", "007.10", "GBP", "£7.10"},
+		{"en", "125.000", "EUR", "€125.00"},
+		{"en", "125.001", "EUR", "€125.001"},
+		{"en", "1234567.89", "CHF", "CHF" + nb + "1,234,567.89"}, // a symbol in letters keeps its distance
+		{"en", "1500", "JPY", "JP¥1,500"},                        // minor units come from the currency
+		{"en", "1.5", "BHD", "BHD" + nb + "1.500"},
+		{"en", "42", "XYZ", "XYZ" + nb + "42.00"}, // unknown to CLDR: ISO code, two decimals
+		{"en", "125", "INR", "₹125.00"},
+		{"en", "125", "CNY", "CN¥125.00"},
+		{"en", "125", "CAD", "CA$125.00"},
+
+		{"de", "125", "EUR", "125,00" + nb + "€"},
+		{"de", "1234.5", "EUR", "1.234,50" + nb + "€"},
+		{"de", "125", "USD", "125,00" + nb + "US$"}, // CLDR's "$" is ambiguous
+		{"de", "1500", "JPY", "1.500" + nb + "JP¥"},
+		{"de", "1234567.89", "CHF", "1.234.567,89" + nb + "CHF"},
+
+		{"fr", "125", "EUR", "125,00" + nb + "€"},
+		{"fr", "1234.5", "EUR", "1" + nnb + "234,50" + nb + "€"},
+		{"fr", "1234567.89", "EUR", "1" + nnb + "234" + nnb + "567,89" + nb + "€"},
+		{"fr", "125", "USD", "125,00" + nb + "$US"},
+
+		{"es", "125", "EUR", "125,00" + nb + "€"},
+		{"es", "1234.5", "EUR", "1234,50" + nb + "€"}, // minimumGroupingDigits 2
+		{"es", "12345", "EUR", "12.345,00" + nb + "€"},
+		{"es", "125", "USD", "125,00" + nb + "US$"},
+		{"es", "125", "MXN", "125,00" + nb + "MXN"},
+
+		{"pt-BR", "1234.5", "BRL", "R$" + nb + "1.234,50"},
+		{"pt-BR", "125", "EUR", "€" + nb + "125,00"},
+		{"pt-BR", "125", "USD", "US$" + nb + "125,00"},
+		{"pt-PT", "125", "EUR", "125,00" + nb + "€"},
+		{"pt-PT", "1234.5", "EUR", "1234,50" + nb + "€"},
+		{"pt-PT", "12345", "EUR", "12" + nb + "345,00" + nb + "€"},
+
+		{"it", "1234.5", "EUR", "1.234,50" + nb + "€"},
+		{"it", "125", "USD", "125,00" + nb + "USD"},
+		{"nl", "1234.5", "EUR", "€" + nb + "1.234,50"},
+		{"nl", "125", "USD", "US$" + nb + "125,00"},
+
+		{"pl", "125", "EUR", "125,00" + nb + "€"},
+		{"pl", "1234.5", "PLN", "1234,50" + nb + "PLN"},
+		{"pl", "12345", "PLN", "12" + nb + "345,00" + nb + "PLN"},
+		{"pl", "125", "USD", "125,00" + nb + "USD"},
+
+		{"tr", "1234.5", "TRY", "1.234,50" + nb + "TL"},
+		{"tr", "125", "EUR", "€125,00"},
+		{"tr", "125", "USD", "US$125,00"},
+
+		{"ru", "1234.5", "RUB", "1" + nb + "234,50" + nb + "₽"},
+		{"ru", "125", "EUR", "125,00" + nb + "€"},
+		{"ru", "125", "USD", "125,00" + nb + "US$"},
+
+		// Arabic: ASCII digits and ISO codes.
+		{"ar", "125", "EUR", "125.00" + nb + "EUR"},
+		{"ar", "1234.5", "SAR", "1,234.50" + nb + "SAR"},
+		{"ar", "1.5", "KWD", "1.500" + nb + "KWD"},
+		{"ar", "1234567", "EGP", "1,234,567.00" + nb + "EGP"},
+
+		{"hi", "125000", "INR", "₹1,25,000.00"}, // lakh grouping
+		{"hi", "1234567.89", "INR", "₹12,34,567.89"},
+		{"hi", "1234", "INR", "₹1,234.00"},
+		{"hi", "125", "USD", "US$125.00"},
+
+		{"id", "125000", "IDR", "Rp" + nb + "125.000"},
+		{"id", "125", "EUR", "€125,00"},
+		{"id", "125", "USD", "US$125,00"},
+
+		{"ja", "1500", "JPY", "1,500円"},
+		{"ja", "125", "USD", "US$125.00"},
+		{"ja", "125", "EUR", "€125.00"},
+		{"ja", "125", "CNY", "CN¥125.00"}, // CLDR's "元" before a number reads wrong
+
+		{"zh-Hans", "125", "CNY", "125.00元"},
+		{"zh-Hans", "1234.5", "CNY", "1,234.50元"},
+		{"zh-Hans", "125", "USD", "US$125.00"},
+		{"zh-Hans", "1500", "JPY", "JP¥1,500"},
+		{"zh-Hant", "1250", "TWD", "NT$1,250.00"},
+		{"zh-Hant", "125", "HKD", "HK$125.00"},
+		{"zh-Hant", "125", "CNY", "CN¥125.00"},
+		{"zh-Hant", "1500", "JPY", "JP¥1,500"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.amount+tt.currency, func(t *testing.T) {
+		t.Run(tt.locale+"/"+tt.amount+tt.currency, func(t *testing.T) {
 			t.Parallel()
-			for locale, want := range map[string]string{"en": tt.en, "de": tt.de, "fr": tt.fr, "es": tt.es} {
-				req := request(otpd.ChannelSMS, locale, message.PurposeTransaction)
-				req.Transaction.Amount, req.Transaction.Currency = tt.amount, tt.currency
-				got, err := c.Render(req)
-				require.NoError(t, err)
-				require.Contains(t, got.Text, " "+want+" ", locale)
-			}
+			req := request(otpd.ChannelPush, tt.locale, message.PurposeTransaction)
+			req.Transaction.Amount, req.Transaction.Currency = tt.amount, tt.currency
+			got, err := c.Render(req)
+			require.NoError(t, err)
+			require.Equal(t, tt.locale, got.Locale)
+			amount, _, _ := strings.Cut(got.Text, "|")
+			require.Equal(t, tt.want, amount)
+
+			// An SMS has plain spaces.
+			req.Channel = otpd.ChannelSMS
+			got, err = c.Render(req)
+			require.NoError(t, err)
+			amount, _, _ = strings.Cut(got.Text, "|")
+			require.Equal(t, strings.NewReplacer(nb, " ", nnb, " ").Replace(tt.want), amount)
 		})
 	}
 }
@@ -406,17 +534,17 @@ func TestRenderInjection(t *testing.T) {
 		want         string
 	}{
 		{"payee with placeholders", "Acme Bank", "{code} {brand} {expiry}",
-			"Your Acme Bank code is 123456 to pay EUR 125.00 to {code} {brand} {expiry}. It expires in 10 minutes. Don't share it."},
+			"Your Acme Bank code to pay €125.00 to {code} {brand} {expiry} is 123456. It expires in 10 minutes. Don't share it."},
 		{"brand with placeholders", "{payee}{code}", "ACME Shop",
-			"Your {payee}{code} code is 123456 to pay EUR 125.00 to ACME Shop. It expires in 10 minutes. Don't share it."},
+			"Your {payee}{code} code to pay €125.00 to ACME Shop is 123456. It expires in 10 minutes. Don't share it."},
 		{"go template syntax", "{{.Code}}", "{{template \"x\"}}",
-			"Your {{.Code}} code is 123456 to pay EUR 125.00 to {{template \"x\"}}. It expires in 10 minutes. Don't share it."},
+			"Your {{.Code}} code to pay €125.00 to {{template \"x\"}} is 123456. It expires in 10 minutes. Don't share it."},
 		{"line breaks cannot forge a WebOTP line", "Acme\r\nBank", "Shop\n@evil.example #999999",
-			"Your Acme Bank code is 123456 to pay EUR 125.00 to Shop @evil.example #999999. It expires in 10 minutes. Don't share it."},
+			"Your Acme Bank code to pay €125.00 to Shop @evil.example #999999 is 123456. It expires in 10 minutes. Don't share it."},
 		{"bidi controls are removed", "Acme Bank", "\u202eACME\u202c Shop\u2066",
-			"Your Acme Bank code is 123456 to pay EUR 125.00 to ACME Shop. It expires in 10 minutes. Don't share it."},
+			"Your Acme Bank code to pay €125.00 to ACME Shop is 123456. It expires in 10 minutes. Don't share it."},
 		{"white space collapses", "  Acme \t Bank ", "ACME\u2028Shop",
-			"Your Acme Bank code is 123456 to pay EUR 125.00 to ACME Shop. It expires in 10 minutes. Don't share it."},
+			"Your Acme Bank code to pay €125.00 to ACME Shop is 123456. It expires in 10 minutes. Don't share it."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -443,19 +571,32 @@ func TestRenderHTMLEscaping(t *testing.T) {
 	t.Parallel()
 	c := setup(t)
 
+	const brand, payee = `<script>alert("x")</script> & Co`, `"><img src=x onerror=alert(1)>`
+	for _, locale := range c.Locales() {
+		t.Run(locale, func(t *testing.T) {
+			t.Parallel()
+			req := request(otpd.ChannelEmail, locale, message.PurposeTransaction)
+			req.Brand, req.Transaction.Payee = brand, payee
+			got, err := c.Render(req)
+			require.NoError(t, err)
+
+			require.NotContains(t, got.HTML, "<script")
+			require.NotContains(t, got.HTML, "<img")
+			require.Contains(t, got.HTML, `<bdi>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co</bdi>`)
+			require.Contains(t, got.HTML, `<bdi>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</bdi>`)
+			require.Contains(t, got.HTML, `<title>`+html.EscapeString(got.Subject)+`</title>`)
+			// Plain text and subject are not HTML: they keep the value as it is.
+			require.Contains(t, got.Subject, brand)
+			require.Contains(t, got.Text, payee)
+		})
+	}
+
 	req := request(otpd.ChannelEmail, "en", message.PurposeTransaction)
-	req.Brand = `<script>alert("x")</script> & Co`
-	req.Transaction.Payee = `"><img src=x onerror=alert(1)>`
+	req.Brand, req.Transaction.Payee = brand, payee
 	got, err := c.Render(req)
 	require.NoError(t, err)
-
-	require.NotContains(t, got.HTML, "<script")
-	require.NotContains(t, got.HTML, "<img")
-	require.Contains(t, got.HTML, `&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co`)
-	require.Contains(t, got.HTML, `&#34;&gt;&lt;img src=x onerror=alert(1)&gt;`)
-	// Plain text and subject are not HTML: they keep the value as it is.
 	require.Equal(t, `Your <script>alert("x")</script> & Co payment confirmation code`, got.Subject)
-	require.Contains(t, got.Text, `to pay EUR 125.00 to "><img src=x onerror=alert(1)> is:`)
+	require.Contains(t, got.Text, `to pay €125.00 to "><img src=x onerror=alert(1)> is:`)
 }
 
 func TestRenderErrors(t *testing.T) {

@@ -57,7 +57,7 @@ func Purposes() []string {
 type Key struct {
 	Kind    Kind
 	Purpose string // one of Purposes; "" means PurposeLogin
-	Locale  string // a base language of the catalog, e.g. "en"
+	Locale  string // a locale of the catalog as Catalog.Locales names it: "en", "pt-BR", "zh-Hant"
 }
 
 // Template is the wording of one message. Text and Subject may use the
@@ -155,7 +155,11 @@ func expand(text string, v values) string {
 }
 
 // expandHTML is expand for HTML: literal text and values are escaped, line
-// breaks become <br>, and an inline {code} is set in bold monospace.
+// breaks become <br>, and an inline {code} is set in bold monospace. The
+// caller's values (brand, payee) and the amount are each isolated in a
+// <bdi>, so a Latin name in an Arabic sentence, or a Hebrew one in an
+// English sentence, cannot pull the words or numbers around it out of
+// order. Plain text has no such markup; see the package documentation.
 func expandHTML(text string, v values) string {
 	segs, _ := parse(text)
 	var b strings.Builder
@@ -167,6 +171,10 @@ func expandHTML(text string, v values) string {
 			b.WriteString(`<strong style="font-family:Menlo,Consolas,'Courier New',monospace;letter-spacing:2px;">`)
 			b.WriteString(html.EscapeString(v[s.name]))
 			b.WriteString(`</strong>`)
+		case phBrand, phPayee, phAmount:
+			b.WriteString("<bdi>")
+			b.WriteString(html.EscapeString(v[s.name]))
+			b.WriteString("</bdi>")
 		default:
 			b.WriteString(html.EscapeString(v[s.name]))
 		}

@@ -149,7 +149,7 @@ func TestCatalogTemplates(t *testing.T) {
 		require.Equal(t, "Acme Bank <sign-in>", got.Subject)
 		require.Equal(t, "Use <123456> to sign in to Acme Bank.", got.Text)
 		require.Contains(t, got.HTML, `<title>Acme Bank &lt;sign-in&gt;</title>`)
-		require.Contains(t, got.HTML, `Use &lt;<strong style="font-family:Menlo,Consolas,'Courier New',monospace;letter-spacing:2px;">123456</strong>&gt; to sign in to Acme Bank.`)
+		require.Contains(t, got.HTML, `Use &lt;<strong style="font-family:Menlo,Consolas,'Courier New',monospace;letter-spacing:2px;">123456</strong>&gt; to sign in to <bdi>Acme Bank</bdi>.`)
 	})
 
 	t.Run("WithTemplate panics on an invalid template", func(t *testing.T) {
