@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/email"
 	"github.com/otpd/otpd/push"
 	"github.com/otpd/otpd/push/apns"
 	"github.com/otpd/otpd/push/fcm"
@@ -60,6 +61,17 @@ type rcsConfig struct {
 	TrafficType        string `yaml:"traffic_type" toml:"traffic_type"`
 	BaseURL            string `yaml:"base_url" toml:"base_url"`
 	TokenURL           string `yaml:"token_url" toml:"token_url"`
+}
+
+// emailConfig is the config file's email section: SMTP.
+//
+//	email:
+//	  url: smtps://otp%40acme.com@smtp.acme.com:465?from=otp@acme.com
+//	  password_env: SMTP_PASSWORD
+type emailConfig struct {
+	URL         string `yaml:"url" toml:"url"`
+	Password    string `yaml:"password" toml:"password"`
+	PasswordEnv string `yaml:"password_env" toml:"password_env"`
 }
 
 // pushConfig is the config file's push section: APNs for iOS devices and
@@ -130,6 +142,24 @@ type channelCallback struct {
 // buildChannels builds the channels the config file configures.
 func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string, log *slog.Logger) (providerChannels, error) {
 	pc := providerChannels{channels: map[otpd.ChannelName]otpd.Channel{}}
+	if m := cfg.Email; m != nil {
+		ec, err := email.ParseURL(m.URL)
+		if err != nil {
+			return pc, usagef("email: url: %v", err)
+		}
+		password, err := secret("password", m.Password, m.PasswordEnv, getenv)
+		if err != nil {
+			return pc, usagef("email: %v", err)
+		}
+		if password != "" {
+			ec.Password = password
+		}
+		s, err := email.New(ec)
+		if err != nil {
+			return pc, usagef("email: %v", err)
+		}
+		pc.channels[otpd.ChannelEmail] = s
+	}
 	if p := cfg.Push; p != nil {
 		pcfg := push.Config{Devices: storeDevices{store}}
 		if a := p.APNs; a != nil {

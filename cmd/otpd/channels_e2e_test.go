@@ -5,8 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd/client"
@@ -158,4 +164,102 @@ whatsapp:
 	require.NoError(t, err)
 	require.Equal(t, []string{"whatsapp", "sms"}, []string{got.Messages[0].Channel, got.Messages[1].Channel})
 	require.Equal(t, "sent", got.Messages[0].Status, "WhatsApp never confirmed it")
+}
+
+// smtpSink is an SMTP server on loopback that keeps what it receives.
+type smtpSink struct {
+	mu   sync.Mutex
+	msgs []string // raw messages
+}
+
+func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{sink: s}, nil }
+
+type smtpSession struct{ sink *smtpSink }
+
+func (*smtpSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (*smtpSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *smtpSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.sink.mu.Lock()
+	s.sink.msgs = append(s.sink.msgs, string(b))
+	s.sink.mu.Unlock()
+	return nil
+}
+func (*smtpSession) Reset()        {}
+func (*smtpSession) Logout() error { return nil }
+
+// TestEmailOverSMTP: a verification by e-mail reaches a real SMTP server
+// as a multipart message with the code, and the code checks.
+func TestEmailOverSMTP(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sink := &smtpSink{}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "mx.test"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	cfgPath := filepath.Join(t.TempDir(), "otpd.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte("email:\n  url: smtp://"+ln.Addr().String()+"?tls=none&from=otp@acme.example\n"), 0o600))
+	const token = "a-fixed-admin-token-0123"
+	otpdSrv := startServerArgs(t, t.TempDir(), "--admin-token", token, "--config", cfgPath)
+	c := client.New(otpdSrv.url, token)
+	svc, err := c.CreateService(ctx, client.CreateServiceParams{Name: "Acme Bank", Channels: []string{"email"}})
+	require.NoError(t, err)
+	v, err := c.StartVerification(ctx, svc.ID, client.StartParams{To: "ana@example.com", Locale: "de"})
+	require.NoError(t, err)
+	require.Equal(t, "email", v.Channel)
+
+	var raw string
+	require.Eventually(t, func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		if len(sink.msgs) == 0 {
+			return false
+		}
+		raw = sink.msgs[0]
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "the SMTP server got nothing")
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	require.NoError(t, err)
+	to, err := mail.ParseAddress(msg.Header.Get("To"))
+	require.NoError(t, err)
+	require.Equal(t, "ana@example.com", to.Address)
+	from, err := mail.ParseAddress(msg.Header.Get("From"))
+	require.NoError(t, err)
+	require.Equal(t, "Acme Bank", from.Name)
+	require.Equal(t, "otp@acme.example", from.Address)
+	require.NotEmpty(t, msg.Header.Get("Message-Id"))
+	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.Equal(t, "multipart/alternative", mediaType)
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var types []string
+	var text string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		mt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		types = append(types, mt)
+		body, err := io.ReadAll(quotedprintable.NewReader(p))
+		require.NoError(t, err)
+		if mt == "text/plain" {
+			text = string(body)
+		}
+	}
+	require.Equal(t, []string{"text/plain", "text/html"}, types)
+	code := codeRe.FindStringSubmatch(text)
+	require.NotNil(t, code, "a six-digit code in the text part: %q", text)
+	res, err := c.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code[1]})
+	require.NoError(t, err)
+	require.True(t, res.Valid)
+	require.NotContains(t, otpdSrv.stderr.String(), code[1], "the code is never logged")
 }

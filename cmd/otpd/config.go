@@ -51,6 +51,7 @@ type serveConfig struct {
 	WhatsApp *whatsappConfig `yaml:"whatsapp" toml:"whatsapp"`
 	RCS      *rcsConfig      `yaml:"rcs" toml:"rcs"`
 	Push     *pushConfig     `yaml:"push" toml:"push"`
+	Email    *emailConfig    `yaml:"email" toml:"email"`
 
 	// SMS holds what only the config file can say: several SMS routes.
 	SMS smsConfig `yaml:"sms" toml:"sms"`
