@@ -60,3 +60,27 @@ func TestDevices(t *testing.T) {
 	require.ErrorIs(t, e.DeleteDevice(ctx, b.svc.ID, d.ID), otpd.ErrNotFound)
 	require.NoError(t, e.MarkDeviceDead(ctx, b.svc.ID, d.ID, "late"), "marking a deleted device is not an error")
 }
+
+func TestLocaleFromTheNumbersCountry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, func(s *otpd.Service) { s.Locale = otpd.LocaleAuto })
+	require.Equal(t, otpd.LocaleAuto, b.svc.Locale)
+	e, err := otpd.NewEngine(otpd.Config{Store: b.store, Keyring: otpd.NewKeyring(b.clock.now()), Renderer: noRenderer{}, Now: b.clock.now,
+		Channels:     map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: b.sms, otpd.ChannelEmail: b.email},
+		RegionLocale: func(r string) string { return map[string]string{"BR": "pt-BR", "DE": "de"}[r] }})
+	require.NoError(t, err)
+	for to, want := range map[string]string{
+		"+5511987654321":  "pt-BR",
+		"+4915123456789":  "de",
+		"+447700900123":   "en", // nothing better than the fallback
+		"ana@example.com": "en", // not a phone number
+	} {
+		v, err := e.Start(ctx, b.svc.ID, otpd.StartRequest{To: to})
+		require.NoError(t, err)
+		require.Equal(t, want, v.Locale, to)
+	}
+	v, err := e.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+5511987654321", Locale: "fr"})
+	require.NoError(t, err)
+	require.Equal(t, "fr", v.Locale, "the request's locale wins")
+}

@@ -29,6 +29,8 @@ type Engine struct {
 	hasAdmin bool
 	notify   func()
 	handoff  Handoff
+	// regionLocale picks the locale for a phone number's region (LocaleAuto).
+	regionLocale func(string) string
 	// fallbackTO is how long a sent message waits for its receipt before
 	// its verification falls back, per channel.
 	fallbackTO map[ChannelName]time.Duration
@@ -58,6 +60,10 @@ type Config struct {
 	// DefaultFallbackTimeouts for channels it does not name. Zero: never
 	// by time, only on failure.
 	FallbackTimeouts map[ChannelName]time.Duration
+	// RegionLocale maps an ISO 3166 region to the locale to use there, or
+	// "" (message.LocaleForRegion does), for services whose default locale
+	// is LocaleAuto. Optional: without it they get English.
+	RegionLocale func(region string) string
 	// Handoff, when set, takes messages the engine queues straight to this
 	// node's dispatcher (see Handoff); Notify then wakes it only for
 	// messages it could not take. Optional.
@@ -123,6 +129,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		now:           cfg.Now,
 		notify:        cfg.Notify,
 		handoff:       cfg.Handoff,
+		regionLocale:  cfg.RegionLocale,
 		notifyEvents:  cfg.NotifyEvents,
 		eventData:     cfg.EventData,
 		webhookWindow: cfg.WebhookRetryWindow,

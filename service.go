@@ -151,6 +151,9 @@ func (s *Service) Validate() error {
 	if s.Locale == "" {
 		s.Locale = "en"
 	}
+	if s.Locale == LocaleAuto {
+		return nil
+	}
 	loc, err := CanonicalLocale(s.Locale)
 	if err != nil {
 		return invalid("default_locale", "%q is not a BCP 47 language tag", s.Locale)
@@ -186,6 +189,11 @@ func (s *Service) AllowsRegion(region string) bool {
 	}
 	return false
 }
+
+// LocaleAuto as a service's default locale picks each verification's
+// locale from its phone number's country (Config.RegionLocale), English
+// when that says nothing or the destination is not a phone number.
+const LocaleAuto = "auto"
 
 // CanonicalLocale parses a BCP 47 tag and returns its canonical form.
 func CanonicalLocale(s string) (string, error) {

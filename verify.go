@@ -57,6 +57,16 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 			return nil, invalid("locale", "%q is not a BCP 47 language tag", req.Locale)
 		}
 	}
+	if locale == LocaleAuto {
+		// The request said nothing and the service asks for the locale of
+		// the number's country.
+		locale = "en"
+		if dest.Kind == DestinationPhone && e.regionLocale != nil {
+			if l := e.regionLocale(dest.Region); l != "" {
+				locale = l
+			}
+		}
+	}
 	if req.Purpose != "" && !purposeRe.MatchString(req.Purpose) {
 		return nil, invalid("purpose", "must be a label of lower-case letters, digits, '_', '.' or '-', at most 64 characters")
 	}

@@ -247,3 +247,13 @@ func TestKeys(t *testing.T) {
 	other := b.service(t, nil)
 	requireProblem(t, b.do(t, "DELETE", "/v1/services/"+other+"/keys/"+kids[0], adminToken, nil), 404, "not_found")
 }
+
+func TestServiceDefaultLocaleAuto(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res := b.must(t, http.StatusCreated, "POST", "/v1/services", adminToken, map[string]any{"name": "Acme", "default_locale": "auto"})
+	require.Equal(t, "auto", res["default_locale"])
+	sid := res["id"].(string)
+	res = b.must(t, http.StatusOK, "PATCH", "/v1/services/"+sid, adminToken, map[string]any{"default_locale": "pt-br"})
+	require.Equal(t, "pt-BR", res["default_locale"])
+}

@@ -144,6 +144,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		AdminToken:         adminToken,
 		Notify:             dispatcher.Notify,
 		Handoff:            dispatcher,
+		RegionLocale:       message.LocaleForRegion,
 		FallbackTimeouts:   fallbackTimeouts(cfg),
 		NotifyEvents:       webhooks.Notify,
 		EventData:          httpapi.EventData,
