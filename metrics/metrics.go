@@ -76,8 +76,9 @@ func (o *Observer) MessageRetried(ch otpd.ChannelName) {
 // Routes exports SMS route metrics: sends and their latency per route,
 // as sms.Router reports them.
 type Routes struct {
-	sends   *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	sends    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	receipts *prometheus.CounterVec
 }
 
 // NewRoutes registers the route metrics with reg.
@@ -92,9 +93,22 @@ func NewRoutes(reg prometheus.Registerer) *Routes {
 			Help:    "Time for an SMS route to accept a message (SMPP: all parts' submit_sm to submit_sm_resp), by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route"}),
+		receipts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpd_sms_route_receipts_total",
+			Help: "Final delivery receipts from an SMS route, by route and status: delivered, undelivered, failed, or unknown (for a message id otpd has not recorded: kept an hour in case its send's outcome is still being written).",
+		}, []string{"route", "status"}),
 	}
-	reg.MustRegister(r.sends, r.latency)
+	reg.MustRegister(r.sends, r.latency, r.receipts)
 	return r
+}
+
+// RouteReceipt counts a final delivery receipt from a route. It is safe to
+// call on a nil *Routes (no metrics).
+func (r *Routes) RouteReceipt(route, status string) {
+	if r == nil {
+		return
+	}
+	r.receipts.WithLabelValues(route, status).Inc()
 }
 
 // RouteSend records one send on a route.

@@ -67,6 +67,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	defer store.Close()
 
 	reg := prometheus.NewRegistry()
+	routeMetrics := metrics.NewRoutes(reg)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	providers, err := buildChannels(cfg, store, e.getenv, log)
@@ -99,7 +100,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			return handleReceipt(ctx, engine, route, d, log)
+			return handleReceipt(ctx, engine, route, d, log, routeMetrics)
 		}
 	}
 	smsRouter, transmitters, smsCallbacks, err := buildSMS(smscCtx, cfg, inbox, receipts, log)
@@ -119,7 +120,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		stopSMSC()
 	}()
 	if smsRouter != nil {
-		smsRouter.SetObserver(metrics.NewRoutes(reg))
+		smsRouter.SetObserver(routeMetrics)
 		channels[otpd.ChannelSMS] = smsRouter
 	}
 	if len(channels) == 0 {
@@ -264,7 +265,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 // ids this cluster never recorded (a duplicate whose response was lost) —
 // so the SMSC does not resend them forever, and returns an error only when
 // the store failed, so the SMSC tries again later.
-func handleReceipt(ctx context.Context, engine *otpd.Engine, route string, d *smpp.DeliverSM, log *slog.Logger) error {
+func handleReceipt(ctx context.Context, engine *otpd.Engine, route string, d *smpp.DeliverSM, log *slog.Logger, m *metrics.Routes) error {
 	r, err := smpp.ParseReceipt(d)
 	if errors.Is(err, smpp.ErrNotReceipt) {
 		log.Debug("ignoring a mobile-originated message", "route", route)
@@ -284,8 +285,12 @@ func handleReceipt(ctx context.Context, engine *otpd.Engine, route string, d *sm
 	}
 	err = engine.RecordReceipt(ctx, otpd.Receipt{Channel: otpd.ChannelSMS, Ref: route + ":" + r.MessageID, Status: status, Error: reason})
 	if errors.Is(err, otpd.ErrNotFound) {
+		m.RouteReceipt(route, "unknown")
 		log.Info("delivery receipt for an unknown message id", "route", route)
 		return nil
+	}
+	if err == nil {
+		m.RouteReceipt(route, string(status))
 	}
 	return err
 }
