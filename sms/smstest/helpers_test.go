@@ -246,6 +246,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 		Channels:    map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: st.router},
 		Renderer:    renderer,
 		Notify:      disp.Notify,
+		Handoff:     disp, // as otpd serve wires it
 		SendTimeout: sendTimeout,
 	})
 	require.NoError(tb, err)
