@@ -151,14 +151,13 @@ func (s *Service) Validate() error {
 	if s.Locale == "" {
 		s.Locale = "en"
 	}
-	if s.Locale == LocaleAuto {
-		return nil
+	if s.Locale != LocaleAuto {
+		loc, err := CanonicalLocale(s.Locale)
+		if err != nil {
+			return invalid("default_locale", "%q is not a BCP 47 language tag", s.Locale)
+		}
+		s.Locale = loc
 	}
-	loc, err := CanonicalLocale(s.Locale)
-	if err != nil {
-		return invalid("default_locale", "%q is not a BCP 47 language tag", s.Locale)
-	}
-	s.Locale = loc
 	if s.WebhookURL != "" {
 		u, err := url.Parse(s.WebhookURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(s.WebhookURL) > 2048 {

@@ -256,4 +256,7 @@ func TestServiceDefaultLocaleAuto(t *testing.T) {
 	sid := res["id"].(string)
 	res = b.must(t, http.StatusOK, "PATCH", "/v1/services/"+sid, adminToken, map[string]any{"default_locale": "pt-br"})
 	require.Equal(t, "pt-BR", res["default_locale"])
+	// "auto" does not skip the other checks.
+	res = b.must(t, http.StatusBadRequest, "POST", "/v1/services", adminToken, map[string]any{"name": "Acme", "default_locale": "auto", "webhook_url": "ftp://x"})
+	require.Equal(t, "webhook_url", res["param"])
 }
