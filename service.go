@@ -21,10 +21,16 @@ type Service struct {
 	Countries []string      // allowed ISO 3166 alpha-2 regions; empty allows all
 	Locale    string        // default locale (BCP 47)
 
-	WebhookURL    string // events are POSTed here, signed with WebhookSecret
-	WebhookSecret string // shown once, at creation
-	AppHash       string // Android SMS Retriever hash appended to SMS
-	WebOTPDomain  string // adds the "@domain #code" line to SMS
+	WebhookURL string // events are POSTed here, signed with WebhookSecret
+	// WhatsAppTemplate and WhatsAppLanguage name the service's own
+	// WhatsApp authentication template and its language (a Meta code such
+	// as en_US); empty: the server's configured template, and the language
+	// from the verification's locale.
+	WhatsAppTemplate string
+	WhatsAppLanguage string
+	WebhookSecret    string // shown once, at creation
+	AppHash          string // Android SMS Retriever hash appended to SMS
+	WebOTPDomain     string // adds the "@domain #code" line to SMS
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -151,6 +157,12 @@ func (s *Service) Validate() error {
 	if s.Locale == "" {
 		s.Locale = "en"
 	}
+	if s.WhatsAppTemplate != "" && !waTemplateRe.MatchString(s.WhatsAppTemplate) {
+		return invalid("whatsapp_template", "must be a WhatsApp template name: lower-case letters, digits and '_', at most 512")
+	}
+	if s.WhatsAppLanguage != "" && !waLanguageRe.MatchString(s.WhatsAppLanguage) {
+		return invalid("whatsapp_language", "must be a WhatsApp language code such as en or en_US")
+	}
 	if s.Locale != LocaleAuto {
 		loc, err := CanonicalLocale(s.Locale)
 		if err != nil {
@@ -188,6 +200,11 @@ func (s *Service) AllowsRegion(region string) bool {
 	}
 	return false
 }
+
+var (
+	waTemplateRe = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	waLanguageRe = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2}|_[A-Z][a-z]{3})?$`)
+)
 
 // LocaleAuto as a service's default locale picks each verification's
 // locale from its phone number's country (Config.RegionLocale), English

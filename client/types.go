@@ -61,6 +61,8 @@ type Service struct {
 	WebhookURL            *string   `json:"webhook_url"`
 	AppHash               *string   `json:"app_hash"`
 	WebOTPDomain          *string   `json:"webotp_domain"`
+	WhatsAppTemplate      *string   `json:"whatsapp_template"` // the service's own template, or nil
+	WhatsAppLanguage      *string   `json:"whatsapp_language"` // e.g. en_US, or nil: from the locale
 	CreatedAt             time.Time `json:"created_at"`
 	UpdatedAt             time.Time `json:"updated_at"`
 	// WebhookSecret signs webhook events. The server shows it once, in the
@@ -88,6 +90,8 @@ type CreateServiceParams struct {
 	WebhookURL            string   `json:"webhook_url,omitempty"`
 	AppHash               string   `json:"app_hash,omitempty"`
 	WebOTPDomain          string   `json:"webotp_domain,omitempty"`
+	WhatsAppTemplate      string   `json:"whatsapp_template,omitempty"`
+	WhatsAppLanguage      string   `json:"whatsapp_language,omitempty"`
 	// IdempotencyKey replaces the key the client generates for this call.
 	IdempotencyKey string `json:"-"`
 }
@@ -95,8 +99,8 @@ type CreateServiceParams struct {
 // UpdateServiceParams are the changes PATCH makes to a service: nil fields
 // (and nil slices) are left out and keep their value. A non-nil empty
 // slice clears the list (AllowedCountries: []string{} allows all
-// countries). A pointer to "" clears WebhookURL, AppHash or WebOTPDomain,
-// sent as JSON null.
+// countries). A pointer to "" clears WebhookURL, AppHash, WebOTPDomain,
+// WhatsAppTemplate or WhatsAppLanguage, sent as JSON null.
 type UpdateServiceParams struct {
 	Name                  *string  `json:"name,omitempty"`
 	CodeLength            *int     `json:"code_length,omitempty"`
@@ -112,6 +116,8 @@ type UpdateServiceParams struct {
 	WebhookURL            *string  `json:"webhook_url,omitempty"`
 	AppHash               *string  `json:"app_hash,omitempty"`
 	WebOTPDomain          *string  `json:"webotp_domain,omitempty"`
+	WhatsAppTemplate      *string  `json:"whatsapp_template,omitempty"`
+	WhatsAppLanguage      *string  `json:"whatsapp_language,omitempty"`
 }
 
 // MarshalJSON encodes the changes, turning a pointer to "" into null for
@@ -121,10 +127,13 @@ func (p UpdateServiceParams) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		fields
 		// Shallower than the embedded fields of the same name, so these win.
-		WebhookURL   any `json:"webhook_url,omitempty"`
-		AppHash      any `json:"app_hash,omitempty"`
-		WebOTPDomain any `json:"webotp_domain,omitempty"`
-	}{fields(p), nullable(p.WebhookURL), nullable(p.AppHash), nullable(p.WebOTPDomain)})
+		WebhookURL       any `json:"webhook_url,omitempty"`
+		AppHash          any `json:"app_hash,omitempty"`
+		WebOTPDomain     any `json:"webotp_domain,omitempty"`
+		WhatsAppTemplate any `json:"whatsapp_template,omitempty"`
+		WhatsAppLanguage any `json:"whatsapp_language,omitempty"`
+	}{fields(p), nullable(p.WebhookURL), nullable(p.AppHash), nullable(p.WebOTPDomain),
+		nullable(p.WhatsAppTemplate), nullable(p.WhatsAppLanguage)})
 }
 
 // nullable maps nil to nothing (omitted), "" to null, and s to s.

@@ -56,6 +56,8 @@ type serviceJSON struct {
 	WebhookURL            *string            `json:"webhook_url"`
 	AppHash               *string            `json:"app_hash"`
 	WebOTPDomain          *string            `json:"webotp_domain"`
+	WhatsAppTemplate      *string            `json:"whatsapp_template"`
+	WhatsAppLanguage      *string            `json:"whatsapp_language"`
 	CreatedAt             string             `json:"created_at"`
 	UpdatedAt             string             `json:"updated_at"`
 	// WebhookSecret is shown once, in the response that creates the service.
@@ -79,6 +81,8 @@ func toServiceJSON(s *otpd.Service) serviceJSON {
 		WebhookURL:            optString(s.WebhookURL),
 		AppHash:               optString(s.AppHash),
 		WebOTPDomain:          optString(s.WebOTPDomain),
+		WhatsAppTemplate:      optString(s.WhatsAppTemplate),
+		WhatsAppLanguage:      optString(s.WhatsAppLanguage),
 		CreatedAt:             formatTime(s.CreatedAt),
 		UpdatedAt:             formatTime(s.UpdatedAt),
 	}
@@ -122,10 +126,13 @@ type serviceRequest struct {
 	WebhookURL            field[string]             `json:"webhook_url"`
 	AppHash               field[string]             `json:"app_hash"`
 	WebOTPDomain          field[string]             `json:"webotp_domain"`
+	WhatsAppTemplate      field[string]             `json:"whatsapp_template"`
+	WhatsAppLanguage      field[string]             `json:"whatsapp_language"`
 }
 
 // apply sets the members present in the request on s. Only webhook_url,
-// app_hash and webotp_domain may be null (to clear them).
+// app_hash, webotp_domain, whatsapp_template and whatsapp_language may be
+// null (to clear them).
 func (q *serviceRequest) apply(s *otpd.Service) error {
 	var err error
 	set := func(param string, present, null bool, assign func()) {
@@ -170,7 +177,8 @@ func (q *serviceRequest) apply(s *otpd.Service) error {
 	for _, f := range []struct {
 		f   field[string]
 		dst *string
-	}{{q.WebhookURL, &s.WebhookURL}, {q.AppHash, &s.AppHash}, {q.WebOTPDomain, &s.WebOTPDomain}} {
+	}{{q.WebhookURL, &s.WebhookURL}, {q.AppHash, &s.AppHash}, {q.WebOTPDomain, &s.WebOTPDomain},
+		{q.WhatsAppTemplate, &s.WhatsAppTemplate}, {q.WhatsAppLanguage, &s.WhatsAppLanguage}} {
 		if f.f.set {
 			*f.dst = f.f.v // null clears: v is ""
 		}

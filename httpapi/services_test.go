@@ -44,7 +44,7 @@ func TestCreateService(t *testing.T) {
 			"name": "Acme Bank", "code_length": 6.0, "code_alphabet": "digits", "ttl_seconds": 600.0,
 			"max_ttl_seconds": 600.0, "max_check_attempts": 5.0, "max_sends": 5.0, "resend_cooldown_seconds": 30.0,
 			"channels": []any{"sms"}, "allowed_countries": []any{}, "default_locale": "en",
-			"webhook_url": nil, "app_hash": nil, "webotp_domain": nil,
+			"webhook_url": nil, "app_hash": nil, "webotp_domain": nil, "whatsapp_template": nil, "whatsapp_language": nil,
 		}, s)
 	})
 
@@ -55,6 +55,7 @@ func TestCreateService(t *testing.T) {
 			"max_ttl_seconds": 259200, "max_check_attempts": 3, "max_sends": 2, "resend_cooldown_seconds": 0,
 			"channels": []string{"email", "sms"}, "allowed_countries": []string{"gb", "DE"}, "default_locale": "de-de",
 			"webhook_url": "https://acme.example/hooks", "app_hash": "FA+9qCX9VSu", "webotp_domain": "Acme.Example",
+			"whatsapp_template": "acme_otp", "whatsapp_language": "pt_BR",
 		}
 		s := b.must(t, http.StatusCreated, "POST", "/v1/services", adminToken, body)
 		got := b.must(t, http.StatusOK, "GET", "/v1/services/"+s["id"].(string), adminToken, nil)
@@ -78,6 +79,8 @@ func TestCreateService(t *testing.T) {
 		{"short code", map[string]any{"name": "X", "code_length": 3}, "code_length"},
 		{"long code", map[string]any{"name": "X", "code_length": 11}, "code_length"},
 		{"alphabet", map[string]any{"name": "X", "code_alphabet": "hex"}, "code_alphabet"},
+		{"whatsapp template", map[string]any{"name": "X", "whatsapp_template": "Acme OTP"}, "whatsapp_template"},
+		{"whatsapp language", map[string]any{"name": "X", "whatsapp_language": "pt-BR"}, "whatsapp_language"},
 		{"short ttl", map[string]any{"name": "X", "ttl_seconds": 59}, "ttl_seconds"},
 		{"long ttl", map[string]any{"name": "X", "ttl_seconds": 259201}, "ttl_seconds"},
 		{"max ttl below ttl", map[string]any{"name": "X", "max_ttl_seconds": 60}, "max_ttl_seconds"},

@@ -13,18 +13,20 @@ import (
 
 const serviceColumns = `id, name, code_length, code_alphabet, ttl_seconds, max_ttl_seconds,
 	max_check_attempts, max_sends, resend_cooldown_seconds, channels, countries, locale,
-	webhook_url, webhook_secret, app_hash, webotp_domain, created_at, updated_at`
+	webhook_url, webhook_secret, app_hash, webotp_domain, created_at, updated_at,
+	whatsapp_template, whatsapp_language`
 
 const (
 	sqlInsertService = `INSERT INTO services (` + serviceColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	sqlGetService    = `SELECT ` + serviceColumns + ` FROM services WHERE id = $1`
 	sqlListServices  = `SELECT ` + serviceColumns + ` FROM services WHERE id > $1 ORDER BY id LIMIT $2`
 	sqlUpdateService = `UPDATE services SET name = $1, code_length = $2, code_alphabet = $3,
 	ttl_seconds = $4, max_ttl_seconds = $5, max_check_attempts = $6, max_sends = $7,
 	resend_cooldown_seconds = $8, channels = $9, countries = $10, locale = $11, webhook_url = $12,
-	webhook_secret = $13, app_hash = $14, webotp_domain = $15, created_at = $16, updated_at = $17
-	WHERE id = $18`
+	webhook_secret = $13, app_hash = $14, webotp_domain = $15, created_at = $16, updated_at = $17,
+	whatsapp_template = $18, whatsapp_language = $19
+	WHERE id = $20`
 	// Keys, verifications and their messages go with it: ON DELETE CASCADE.
 	sqlDeleteService = `DELETE FROM services WHERE id = $1`
 
@@ -71,7 +73,7 @@ func serviceArgs(s *otpd.Service) ([]any, error) {
 	return []any{
 		s.Name, p.CodeLength, string(p.Alphabet), ttl, maxTTL, p.MaxCheckAttempts, p.MaxSends,
 		cooldown, channels, countries, s.Locale, s.WebhookURL, s.WebhookSecret, s.AppHash,
-		s.WebOTPDomain, ts(s.CreatedAt), ts(s.UpdatedAt),
+		s.WebOTPDomain, ts(s.CreatedAt), ts(s.UpdatedAt), s.WhatsAppTemplate, s.WhatsAppLanguage,
 	}, nil
 }
 
@@ -96,7 +98,8 @@ func scanService(row pgx.Row) (*otpd.Service, error) {
 	)
 	err := row.Scan(&s.ID, &s.Name, &s.Policy.CodeLength, &alphabet, &ttl, &maxTTL,
 		&s.Policy.MaxCheckAttempts, &s.Policy.MaxSends, &cooldown, &channels, &countries, &s.Locale,
-		&s.WebhookURL, &s.WebhookSecret, &s.AppHash, &s.WebOTPDomain, &createdAt, &updatedAt)
+		&s.WebhookURL, &s.WebhookSecret, &s.AppHash, &s.WebOTPDomain, &createdAt, &updatedAt,
+		&s.WhatsAppTemplate, &s.WhatsAppLanguage)
 	if err != nil {
 		return nil, err
 	}

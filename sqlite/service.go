@@ -13,17 +13,19 @@ import (
 
 const serviceColumns = `id, name, code_length, code_alphabet, ttl_seconds, max_ttl_seconds,
 	max_check_attempts, max_sends, resend_cooldown_seconds, channels, countries, locale,
-	webhook_url, webhook_secret, app_hash, webotp_domain, created_at, updated_at`
+	webhook_url, webhook_secret, app_hash, webotp_domain, created_at, updated_at,
+	whatsapp_template, whatsapp_language`
 
 const (
 	sqlInsertService = `INSERT INTO services (` + serviceColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlGetService    = `SELECT ` + serviceColumns + ` FROM services WHERE id = ?`
 	sqlListServices  = `SELECT ` + serviceColumns + ` FROM services WHERE id > ? ORDER BY id LIMIT ?`
 	sqlUpdateService = `UPDATE services SET name = ?, code_length = ?, code_alphabet = ?,
 	ttl_seconds = ?, max_ttl_seconds = ?, max_check_attempts = ?, max_sends = ?,
 	resend_cooldown_seconds = ?, channels = ?, countries = ?, locale = ?, webhook_url = ?,
-	webhook_secret = ?, app_hash = ?, webotp_domain = ?, created_at = ?, updated_at = ?
+	webhook_secret = ?, app_hash = ?, webotp_domain = ?, created_at = ?, updated_at = ?,
+	whatsapp_template = ?, whatsapp_language = ?
 	WHERE id = ?`
 	sqlDeleteService = `DELETE FROM services WHERE id = ?`
 
@@ -69,7 +71,7 @@ func serviceArgs(s *otpd.Service) ([]any, error) {
 	return []any{
 		s.Name, p.CodeLength, string(p.Alphabet), ttl, maxTTL, p.MaxCheckAttempts, p.MaxSends,
 		cooldown, channels, countries, s.Locale, s.WebhookURL, s.WebhookSecret, s.AppHash,
-		s.WebOTPDomain, millis(s.CreatedAt), millis(s.UpdatedAt),
+		s.WebOTPDomain, millis(s.CreatedAt), millis(s.UpdatedAt), s.WhatsAppTemplate, s.WhatsAppLanguage,
 	}, nil
 }
 
@@ -92,7 +94,8 @@ func scanService(sc interface{ Scan(...any) error }) (*otpd.Service, error) {
 	)
 	err := sc.Scan(&s.ID, &s.Name, &s.Policy.CodeLength, &alphabet, &ttl, &maxTTL,
 		&s.Policy.MaxCheckAttempts, &s.Policy.MaxSends, &cooldown, &channels, &countries, &s.Locale,
-		&s.WebhookURL, &s.WebhookSecret, &s.AppHash, &s.WebOTPDomain, &createdAt, &updatedAt)
+		&s.WebhookURL, &s.WebhookSecret, &s.AppHash, &s.WebOTPDomain, &createdAt, &updatedAt,
+		&s.WhatsAppTemplate, &s.WhatsAppLanguage)
 	if err != nil {
 		return nil, err
 	}

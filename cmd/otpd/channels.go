@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/otpd/otpd"
@@ -99,6 +100,44 @@ type pushConfig struct {
 		ProjectID          string `yaml:"project_id" toml:"project_id"`
 		BaseURL            string `yaml:"base_url" toml:"base_url"`
 	} `yaml:"fcm" toml:"fcm"`
+}
+
+// serviceTemplates gives the WhatsApp channel each service's own template
+// (whatsapp_template, whatsapp_language), read from the store and kept for
+// templateCacheTTL: settings change rarely, and a send should not wait for
+// a read each time. A change reaches every node within that time.
+type serviceTemplates struct {
+	store otpd.Store
+	mu    sync.Mutex
+	cache map[string]cachedTemplate
+}
+
+type cachedTemplate struct {
+	name, lang string
+	at         time.Time
+}
+
+const templateCacheTTL = 30 * time.Second
+
+// lookup implements whatsapp.TemplateFunc. When the service cannot be read
+// it answers "none", and the configured template is used.
+func (t *serviceTemplates) lookup(serviceID string) (name, lang string, ok bool) {
+	t.mu.Lock()
+	c, hit := t.cache[serviceID]
+	t.mu.Unlock()
+	if !hit || time.Since(c.at) > templateCacheTTL {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		svc, err := t.store.GetService(ctx, serviceID)
+		cancel()
+		if err != nil {
+			return "", "", false
+		}
+		c = cachedTemplate{name: svc.WhatsAppTemplate, lang: svc.WhatsAppLanguage, at: time.Now()}
+		t.mu.Lock()
+		t.cache[serviceID] = c
+		t.mu.Unlock()
+	}
+	return c.name, c.lang, c.name != "" || c.lang != ""
 }
 
 // storeDevices is push.Devices over the store: the push channel's view of
@@ -206,10 +245,11 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 		if err != nil {
 			return pc, usagef("whatsapp: %v", err)
 		}
+		templates := &serviceTemplates{store: store, cache: map[string]cachedTemplate{}}
 		ch, err := whatsapp.New(whatsapp.Config{
 			PhoneNumberID: w.PhoneNumberID, AccessToken: token, AppSecret: appSecret, VerifyToken: verify,
 			APIVersion: w.APIVersion, BaseURL: w.BaseURL, Template: w.Template, Language: w.Language,
-			Languages: w.Languages, TemplateTTL: w.TemplateTTL, Logger: log,
+			Languages: w.Languages, TemplateTTL: w.TemplateTTL, Logger: log, Templates: templates.lookup,
 		})
 		if err != nil {
 			return pc, usagef("whatsapp: %v", err)

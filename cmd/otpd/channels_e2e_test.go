@@ -34,7 +34,7 @@ type fakeWhatsApp struct {
 	sent []waSent
 }
 
-type waSent struct{ to, code, wamid string }
+type waSent struct{ to, code, wamid, template, lang string }
 
 func newFakeWhatsApp(t *testing.T) *fakeWhatsApp {
 	f := &fakeWhatsApp{}
@@ -47,6 +47,10 @@ func newFakeWhatsApp(t *testing.T) *fakeWhatsApp {
 		var body struct {
 			To       string `json:"to"`
 			Template struct {
+				Name     string `json:"name"`
+				Language struct {
+					Code string `json:"code"`
+				} `json:"language"`
 				Components []struct {
 					Parameters []struct {
 						Text string `json:"text"`
@@ -57,7 +61,8 @@ func newFakeWhatsApp(t *testing.T) *fakeWhatsApp {
 		require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
 		f.mu.Lock()
 		wamid := "wamid.TEST" + string(rune('A'+len(f.sent)))
-		f.sent = append(f.sent, waSent{to: body.To, code: body.Template.Components[0].Parameters[0].Text, wamid: wamid})
+		f.sent = append(f.sent, waSent{to: body.To, code: body.Template.Components[0].Parameters[0].Text, wamid: wamid,
+			template: body.Template.Name, lang: body.Template.Language.Code})
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"messaging_product":"whatsapp","contacts":[{"input":"`+body.To+`","wa_id":"`+body.To+`"}],"messages":[{"id":"`+wamid+`"}]}`)
@@ -124,6 +129,7 @@ whatsapp:
 	require.Equal(t, "whatsapp", v.Channel)
 	require.Equal(t, []string{"sms"}, v.Fallback)
 	sent := wa.waitFor(t, "447700900123")
+	require.Equal(t, "otp_login", sent.template, "the configured template")
 	status := func(wamid, st string) []byte {
 		return []byte(`{"object":"whatsapp_business_account","entry":[{"id":"WABA","changes":[{"field":"messages","value":{` +
 			`"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"1234567890"},` +
@@ -164,6 +170,16 @@ whatsapp:
 	require.NoError(t, err)
 	require.Equal(t, []string{"whatsapp", "sms"}, []string{got.Messages[0].Channel, got.Messages[1].Channel})
 	require.Equal(t, "sent", got.Messages[0].Status, "WhatsApp never confirmed it")
+
+	// 3. A service with its own template and language.
+	own, err := c.CreateService(ctx, client.CreateServiceParams{Name: "Acme Shop", Channels: []string{"whatsapp"},
+		WhatsAppTemplate: "acme_shop_otp", WhatsAppLanguage: "pt_BR"})
+	require.NoError(t, err)
+	_, err = c.StartVerification(ctx, own.ID, client.StartParams{To: "+447700900125"})
+	require.NoError(t, err)
+	sent = wa.waitFor(t, "447700900125")
+	require.Equal(t, "acme_shop_otp", sent.template)
+	require.Equal(t, "pt_BR", sent.lang)
 }
 
 // smtpSink is an SMTP server on loopback that keeps what it receives.
