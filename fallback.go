@@ -80,12 +80,12 @@ func (e *Engine) Fallback(ctx context.Context, cm ClaimedMessage) error {
 			return errStale
 		}
 		now := e.Now()
-		if m.Status != MessageSent || now.Before(m.FallbackAt) {
-			if m.Status != MessageSent {
-				m.FallbackAt = time.Time{}
-				return nil
-			}
-			return errStale // re-armed meanwhile: not due yet
+		switch {
+		case m.Status != MessageSent:
+			m.FallbackAt = time.Time{} // delivered or failed meanwhile: nothing left to time
+			return nil
+		case now.Before(m.FallbackAt):
+			return errStale // not due on this node's clock yet: the lease brings it back
 		}
 		moved = e.advance(v, m, now)
 		return nil
