@@ -377,16 +377,30 @@ func TestProviderTokenAfterClockWentBack(t *testing.T) {
 func TestExpiredProviderToken(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	const concurrent = 8
 	var mu sync.Mutex
-	refused := ""
+	refused, arrived := "", 0
+	// All the first sends carry the same token only if none is refused
+	// before the last has gone out: hold the refusals until all arrived.
+	allArrived := make(chan struct{})
 	b.setReply(func(w http.ResponseWriter, r *http.Request, seen request) {
 		mu.Lock()
 		if refused == "" {
 			refused = seen.Token
 		}
 		stale := seen.Token == refused
+		if stale {
+			if arrived++; arrived == concurrent {
+				close(allArrived)
+			}
+		}
 		mu.Unlock()
 		if stale {
+			select {
+			case <-allArrived:
+			case <-time.After(10 * time.Second):
+				t.Error("the concurrent sends did not all arrive with the first token")
+			}
 			writeReason(w, http.StatusForbidden, "ExpiredProviderToken")
 			return
 		}
@@ -394,7 +408,7 @@ func TestExpiredProviderToken(t *testing.T) {
 	})
 	// Several sends refused with the same token at once...
 	var wg sync.WaitGroup
-	for range 8 {
+	for range concurrent {
 		wg.Go(func() {
 			_, err := b.sender.Send(context.Background(), device(), b.outbound(time.Minute))
 			var se *otpd.SendError
