@@ -31,6 +31,13 @@ type Service struct {
 	WebhookSecret    string // shown once, at creation
 	AppHash          string // Android SMS Retriever hash appended to SMS
 	WebOTPDomain     string // adds the "@domain #code" line to SMS
+	// Limits are the service's rate limits; zero fields take the server's
+	// defaults (see Limits.Or).
+	Limits Limits
+	// SafeList holds E.164 numbers or number prefixes ("+4477009") that the
+	// fraud guard never blocks: the business's own test phones, or a range
+	// it knows to be legitimate. Rate limits still apply.
+	SafeList []string
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
