@@ -22,6 +22,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/postgres"
+	"github.com/otpd/otpd/ratelimit/ratelimittest"
 	"github.com/otpd/otpd/storetest"
 )
 
@@ -749,4 +750,32 @@ func migrationFiles(t *testing.T) int {
 	}
 	require.NotZero(t, n)
 	return n
+}
+
+func TestRateLimiter(t *testing.T) {
+	t.Parallel()
+	adminPool(t)
+	ratelimittest.Run(t, func(t *testing.T) func() otpd.RateLimiter {
+		schema := newSchema(t)
+		return func() otpd.RateLimiter { return openStore(t, schema) }
+	})
+}
+
+func TestPurgeRateCounts(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, newSchema(t))
+	ctx := t.Context()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	short := otpd.RateHit{Key: "a", Limit: otpd.RateLimit{N: 5, Per: time.Minute}}
+	long := otpd.RateHit{Key: "b", Limit: otpd.RateLimit{N: 5, Per: time.Hour}}
+	require.NoError(t, s.Add(ctx, at, []otpd.RateHit{short, long}))
+	n, err := s.PurgeRateCounts(ctx, at.Add(time.Minute), 100)
+	require.NoError(t, err)
+	require.Zero(t, n, "the slot still counts")
+	n, err = s.PurgeRateCounts(ctx, at.Add(2*time.Minute), 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the minute limit's slot is over, the hour's is not")
+	wait, err := s.Wait(ctx, at.Add(2*time.Minute), []otpd.RateHit{long})
+	require.NoError(t, err)
+	require.Zero(t, wait)
 }
