@@ -197,3 +197,60 @@ func DefaultLimits() Limits {
 		FailedChecks: RateLimit{N: 10, Per: time.Hour},
 	}
 }
+
+// limitNames are the names of Limits' fields in configuration files, the
+// API and stores.
+var limitNames = []string{"destination", "client_ip", "service", "prefix", "country", "failed_checks"}
+
+// LimitNames returns the names Limits.Named and Limits.Set use, in order.
+func LimitNames() []string { return append([]string(nil), limitNames...) }
+
+func (l *Limits) field(name string) *RateLimit {
+	switch name {
+	case "destination":
+		return &l.Destination
+	case "client_ip":
+		return &l.ClientIP
+	case "service":
+		return &l.Service
+	case "prefix":
+		return &l.Prefix
+	case "country":
+		return &l.Country
+	case "failed_checks":
+		return &l.FailedChecks
+	}
+	return nil
+}
+
+// Named returns the limits that are set, by name.
+func (l Limits) Named() map[string]RateLimit {
+	out := map[string]RateLimit{}
+	for _, n := range limitNames {
+		if v := *l.field(n); v.N != 0 {
+			out[n] = v
+		}
+	}
+	return out
+}
+
+// Set sets the limit called name.
+func (l *Limits) Set(name string, v RateLimit) error {
+	f := l.field(name)
+	if f == nil {
+		return invalid("rate_limits", "unknown limit %q: the limits are %s", name, strings.Join(limitNames, ", "))
+	}
+	*f = v
+	return nil
+}
+
+// LimitsFromNamed returns the Limits of a name → limit map, as Named gives.
+func LimitsFromNamed(m map[string]RateLimit) (Limits, error) {
+	var l Limits
+	for n, v := range m {
+		if err := l.Set(n, v); err != nil {
+			return Limits{}, err
+		}
+	}
+	return l, nil
+}

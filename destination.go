@@ -13,6 +13,58 @@ type Destination struct {
 	Address string // E.164 number, lower-cased e-mail address, or device id
 	Kind    DestinationKind
 	Region  string // ISO 3166 alpha-2, for phone numbers
+	// Type is what libphonenumber's metadata says a phone number is;
+	// NumberUnknown for numbers in ranges it does not classify (such as
+	// those reserved for fiction and tests) and other destinations.
+	Type NumberType
+}
+
+// NumberType is the kind of line a phone number belongs to.
+type NumberType string
+
+// Number types, as libphonenumber names them.
+const (
+	NumberMobile            NumberType = "mobile"
+	NumberFixedLine         NumberType = "fixed_line"
+	NumberFixedLineOrMobile NumberType = "fixed_line_or_mobile"
+	NumberTollFree          NumberType = "toll_free"
+	NumberPremiumRate       NumberType = "premium_rate"
+	NumberSharedCost        NumberType = "shared_cost"
+	NumberVoIP              NumberType = "voip"
+	NumberPersonal          NumberType = "personal_number"
+	NumberPager             NumberType = "pager"
+	NumberUAN               NumberType = "uan"
+	NumberVoicemail         NumberType = "voicemail"
+	NumberUnknown           NumberType = "unknown"
+)
+
+var numberTypes = map[phonenumbers.PhoneNumberType]NumberType{
+	phonenumbers.MOBILE:               NumberMobile,
+	phonenumbers.FIXED_LINE:           NumberFixedLine,
+	phonenumbers.FIXED_LINE_OR_MOBILE: NumberFixedLineOrMobile,
+	phonenumbers.TOLL_FREE:            NumberTollFree,
+	phonenumbers.PREMIUM_RATE:         NumberPremiumRate,
+	phonenumbers.SHARED_COST:          NumberSharedCost,
+	phonenumbers.VOIP:                 NumberVoIP,
+	phonenumbers.PERSONAL_NUMBER:      NumberPersonal,
+	phonenumbers.PAGER:                NumberPager,
+	phonenumbers.UAN:                  NumberUAN,
+	phonenumbers.VOICEMAIL:            NumberVoicemail,
+}
+
+// Reachable reports whether a code may be sent to a number of type t over
+// channel c. Premium-rate, shared-cost, toll-free, pager, voicemail and UAN
+// numbers are where SMS pumping fraud sends traffic (the fraudster is paid
+// per message terminated there) and no person reads a code on them; a
+// landline cannot receive an SMS.
+func (t NumberType) Reachable(c ChannelName) bool {
+	switch t {
+	case NumberPremiumRate, NumberSharedCost, NumberTollFree, NumberPager, NumberVoicemail, NumberUAN:
+		return false
+	case NumberFixedLine:
+		return c != ChannelSMS
+	}
+	return true
 }
 
 // DestinationKind says what sort of address a destination is.
@@ -86,10 +138,15 @@ func parsePhone(to string) (Destination, error) {
 	if region == "" || region == "ZZ" || region == "001" {
 		return Destination{}, invalid("to", "is not a phone number of a country")
 	}
+	typ, ok := numberTypes[phonenumbers.GetNumberType(num)]
+	if !ok {
+		typ = NumberUnknown
+	}
 	return Destination{
 		Address: to,
 		Kind:    DestinationPhone,
 		Region:  region,
+		Type:    typ,
 	}, nil
 }
 

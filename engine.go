@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -41,6 +42,13 @@ type Engine struct {
 	sendTO        time.Duration
 	obs           Observer
 	log           *slog.Logger
+	limiter       RateLimiter
+	limits        Limits // the server's defaults, complete
+	guard         FraudGuard
+	svcCache      struct {
+		sync.Mutex
+		m map[string]cachedLimits
+	}
 }
 
 // Config is what an Engine needs.
@@ -84,6 +92,15 @@ type Config struct {
 	// zero. It must stay below the dispatcher's lease, or a slow send may
 	// be claimed and sent again by another worker.
 	SendTimeout time.Duration
+	// Limiter counts starts, resends and wrong codes against rate limits;
+	// nil: no rate limits (tests of other things). A limiter that stores
+	// its counts where every node sees them makes the limits cluster-wide.
+	Limiter RateLimiter
+	// Limits are the server's default rate limits: a service's own limits
+	// override them one by one. Unset fields take DefaultLimits'.
+	Limits Limits
+	// Guard screens starts for fraud such as SMS pumping; nil: no guard.
+	Guard FraudGuard
 	// Now is the clock; time.Now when nil. Tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -136,6 +153,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 		sendTO:        cfg.SendTimeout,
 		obs:           cfg.Observer,
 		log:           cfg.Logger,
+		limiter:       cfg.Limiter,
+		limits:        cfg.Limits.Or(DefaultLimits()),
+		guard:         cfg.Guard,
 	}
 	if e.channels == nil {
 		e.channels = map[ChannelName]Channel{}
@@ -299,11 +319,13 @@ func (e *Engine) UpdateService(ctx context.Context, id string, fn func(*Service)
 	if err := e.store.UpdateService(ctx, s); err != nil {
 		return nil, fmt.Errorf("update service: %w", err)
 	}
+	e.forgetService(id)
 	return s, nil
 }
 
 // DeleteService removes a service with its keys and verifications.
 func (e *Engine) DeleteService(ctx context.Context, id string) error {
+	defer e.forgetService(id)
 	return e.store.DeleteService(ctx, id)
 }
 

@@ -67,6 +67,12 @@ const adminToken = "test-admin-token-0123456789"
 
 func setup(t *testing.T, mutate ...func(*otpd.Service)) *testBundle {
 	t.Helper()
+	return setupWith(t, nil, mutate...)
+}
+
+// setupWith is setup with a chance to change the engine's configuration.
+func setupWith(t *testing.T, configure func(*otpd.Config), mutate ...func(*otpd.Service)) *testBundle {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "otpd.db"))
 	require.NoError(t, err)
@@ -74,7 +80,7 @@ func setup(t *testing.T, mutate ...func(*otpd.Service)) *testBundle {
 	b := &testBundle{store: store, sms: &recorder{}, email: &recorder{}, clock: &clock{}}
 	start := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	b.clock.t.Store(&start)
-	b.engine, err = otpd.NewEngine(otpd.Config{
+	cfg := otpd.Config{
 		Store:      store,
 		Keyring:    otpd.NewKeyring(start),
 		Channels:   map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: b.sms, otpd.ChannelEmail: b.email},
@@ -82,7 +88,11 @@ func setup(t *testing.T, mutate ...func(*otpd.Service)) *testBundle {
 		AdminToken: adminToken,
 		Now:        b.clock.now,
 		EventData:  eventData,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	b.engine, err = otpd.NewEngine(cfg)
 	require.NoError(t, err)
 	svc := &otpd.Service{Name: "Acme Bank", Policy: otpd.DefaultPolicy(), Channels: []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelEmail}}
 	for _, m := range mutate {
@@ -282,11 +292,15 @@ func TestResendCooldownAndMaxSends(t *testing.T) {
 	require.Equal(t, 1, v2.SendsRemaining())
 	require.Equal(t, code, b.deliver(t, v2), "a resend carries the same code")
 
+	// The wait doubles with each resend.
+	b.clock.add(30 * time.Second)
+	_, err = b.engine.Resend(ctx, b.svc.ID, v.ID, "")
+	require.Equal(t, 30*time.Second, requireKind(t, err, otpd.ErrRateLimited).RetryAfter)
 	b.clock.add(30 * time.Second)
 	v3, err := b.engine.Resend(ctx, b.svc.ID, v.ID, "")
 	require.NoError(t, err)
 	require.Zero(t, v3.SendsRemaining())
-	b.clock.add(30 * time.Second)
+	b.clock.add(2 * time.Minute)
 	_, err = b.engine.Resend(ctx, b.svc.ID, v.ID, "")
 	requireKind(t, err, otpd.ErrRateLimited)
 

@@ -221,3 +221,10 @@ func (k *Keyring) Fingerprints() map[string]string {
 	}
 	return out
 }
+
+// BlindIndex returns a keyed hash of value under the current key, scoped to
+// a service: what otpd stores or counts in place of a value that must not
+// be kept in clear (an end user's IP address in a rate-limit key, say).
+func (k *Keyring) BlindIndex(serviceID, value string) string {
+	return k.destinationKey(k.keys[k.current], serviceID, value)
+}

@@ -123,9 +123,12 @@ func (p *Policy) Validate() error {
 }
 
 var (
-	regionRe  = regexp.MustCompile(`^[A-Z]{2}$`)
-	appHashRe = regexp.MustCompile(`^[A-Za-z0-9+/]{11}$`)
-	domainRe  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$`)
+	regionRe = regexp.MustCompile(`^[A-Z]{2}$`)
+	// A safe-list entry is a country code and at least one more digit:
+	// a whole country is what allowed_countries is for.
+	safeListRe = regexp.MustCompile(`^\+[1-9][0-9]{2,14}$`)
+	appHashRe  = regexp.MustCompile(`^[A-Za-z0-9+/]{11}$`)
+	domainRe   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$`)
 )
 
 // Validate checks the service's settings, normalizes them (upper-case
@@ -153,6 +156,16 @@ func (s *Service) Validate() error {
 			return invalid("channels", "channel %q is listed twice", c)
 		}
 		seen[c] = true
+	}
+	for i, p := range s.SafeList {
+		p = strings.TrimSpace(p)
+		if !safeListRe.MatchString(p) {
+			return invalid("safe_list", "%q is not an E.164 number or number prefix such as +4477009", s.SafeList[i])
+		}
+		s.SafeList[i] = p
+	}
+	if len(s.SafeList) > 1000 {
+		return invalid("safe_list", "holds at most 1000 entries")
 	}
 	for i, c := range s.Countries {
 		c = strings.ToUpper(strings.TrimSpace(c))

@@ -110,11 +110,18 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	}
 
 	now := e.Now()
+	if err := e.screen(ctx, svc, dest, append([]ChannelName{channel}, fallback...), now); err != nil {
+		return nil, err
+	}
+	toKey := e.keyring.DestinationKeys(svc.ID, dest.Address)[0]
+	if err := e.take(ctx, now, e.sendHits(svc, dest, toKey, req.ClientIP)); err != nil {
+		return nil, err
+	}
 	v := &Verification{
 		ID:             NewID(PrefixVerification, now),
 		ServiceID:      svc.ID,
 		To:             dest.Address,
-		ToKey:          e.keyring.DestinationKeys(svc.ID, dest.Address)[0],
+		ToKey:          toKey,
 		Channel:        channel,
 		Status:         StatusPending,
 		Locale:         locale,
@@ -160,6 +167,9 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	v.Events = nil
 	h.give(v, m)
 	e.notifyEvents()
+	if e.guard != nil {
+		e.guard.Started(svc.ID, dest, now)
+	}
 	e.obs.VerificationStarted(channel)
 	return v, nil
 }
@@ -358,11 +368,32 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 			return CheckResult{}, err
 		}
 	}
-	var valid bool
+	limits, err := e.serviceLimits(ctx, serviceID)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	var (
+		valid bool
+		fail  RateHit
+		now   time.Time
+	)
 	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
-		now := e.Now()
+		now = e.Now()
 		if st := v.StatusAt(now); st != StatusPending {
 			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be checked", st)}
+		}
+		// Wrong codes count per destination across verifications, so
+		// starting new ones does not buy a guesser more tries. Over the
+		// cap the code is not even compared, and no attempt is used.
+		fail = e.failedCheckHit(serviceID, limits, v.ToKey)
+		if e.limiter != nil {
+			wait, err := e.limiter.Wait(ctx, now, []RateHit{fail})
+			if err != nil {
+				return fmt.Errorf("rate limit: %w", err)
+			}
+			if wait > 0 {
+				return failedChecksError(wait, fail.Limit)
+			}
 		}
 		sum, err := e.keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, txn)
 		if err != nil {
@@ -389,6 +420,16 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 	if v.Status != StatusPending {
 		e.notifyEvents()
 	}
+	if !valid && e.limiter != nil {
+		if err := e.limiter.Add(ctx, now, []RateHit{fail}); err != nil {
+			e.log.Error("count a wrong code", "verification", v.ID, "err", err)
+		}
+	}
+	if valid && e.guard != nil {
+		if dest, err := ParseDestination(v.To); err == nil {
+			e.guard.Approved(serviceID, dest, v.CreatedAt)
+		}
+	}
 	switch {
 	case valid:
 		e.obs.VerificationChecked(CheckApproved)
@@ -407,14 +448,41 @@ func (e *Engine) CheckDestination(ctx context.Context, serviceID, to, code strin
 	if err != nil {
 		return CheckResult{}, err
 	}
-	if _, err := normalizeCode(code); err != nil {
+	norm, err := normalizeCode(code)
+	if err != nil {
 		return CheckResult{}, err
 	}
-	v, err := e.store.FindPending(ctx, serviceID, e.keyring.DestinationKeys(serviceID, dest.Address), e.Now())
+	limits, err := e.serviceLimits(ctx, serviceID)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return CheckResult{}, notFound("pending verification for this destination")
+		return CheckResult{}, err
+	}
+	keys := e.keyring.DestinationKeys(serviceID, dest.Address)
+	now := e.Now()
+	fail := e.failedCheckHit(serviceID, limits, keys[0])
+	if e.limiter != nil {
+		wait, err := e.limiter.Wait(ctx, now, []RateHit{fail})
+		if err != nil {
+			return CheckResult{}, fmt.Errorf("rate limit: %w", err)
 		}
+		if wait > 0 {
+			return CheckResult{}, failedChecksError(wait, fail.Limit)
+		}
+	}
+	v, err := e.store.FindPending(ctx, serviceID, keys, now)
+	if errors.Is(err, ErrNotFound) {
+		// A guess at a destination with nothing pending costs what a wrong
+		// guess at one with a verification does: the same hashing and the
+		// same count against the destination, so neither the answer's
+		// timing nor the failure cap tells the two apart.
+		_, _ = e.keyring.HashCode(e.keyring.CurrentID(), serviceID, NewID(PrefixVerification, now), norm, txn)
+		if e.limiter != nil {
+			if err := e.limiter.Add(ctx, now, []RateHit{fail}); err != nil {
+				return CheckResult{}, fmt.Errorf("rate limit: %w", err)
+			}
+		}
+		return CheckResult{}, notFound("pending verification for this destination")
+	}
+	if err != nil {
 		return CheckResult{}, err
 	}
 	return e.Check(ctx, serviceID, v.ID, code, txn)
@@ -471,9 +539,20 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 			return &Error{Kind: ErrRateLimited, RetryAfter: v.ExpiresAt.Sub(now),
 				Detail: fmt.Sprintf("the verification was already sent %d times, its limit; start a new one after it expires", v.Sends)}
 		}
-		if wait := v.LastSentAt.Add(v.ResendCooldown).Sub(now); wait > 0 {
+		cooldown := resendCooldown(v.ResendCooldown, v.Sends)
+		if wait := v.LastSentAt.Add(cooldown).Sub(now); wait > 0 {
 			return &Error{Kind: ErrRateLimited, RetryAfter: wait,
-				Detail: fmt.Sprintf("resends are allowed %d seconds apart", int(v.ResendCooldown.Seconds()))}
+				Detail: fmt.Sprintf("the next resend is allowed %d seconds after the last send (the wait doubles with each resend)", int(cooldown.Seconds()))}
+		}
+		dest, err := ParseDestination(v.To)
+		if err != nil {
+			return err
+		}
+		if err := e.screen(ctx, svc, dest, []ChannelName{ch}, now); err != nil {
+			return err
+		}
+		if err := e.take(ctx, now, e.sendHits(svc, dest, v.ToKey, "")); err != nil {
+			return err
 		}
 		v.Channel = ch
 		v.Sends++
@@ -509,6 +588,18 @@ func (e *Engine) Cancel(ctx context.Context, serviceID, id string) (*Verificatio
 	}
 	e.notifyEvents()
 	return v, nil
+}
+
+// resendCooldown is how long after the last send the next resend may go:
+// the service's cooldown, doubled for each resend already made, at most
+// MaxResendCooldown. A person waits the cooldown once; a script asking for
+// one SMS after another is slowed down quickly.
+func resendCooldown(base time.Duration, sends int) time.Duration {
+	d := base
+	for i := 1; i < sends && d < MaxResendCooldown; i++ {
+		d *= 2
+	}
+	return min(d, MaxResendCooldown)
 }
 
 // RetryAfterSeconds rounds a wait up to whole seconds, at least 1, as the

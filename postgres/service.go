@@ -14,19 +14,19 @@ import (
 const serviceColumns = `id, name, code_length, code_alphabet, ttl_seconds, max_ttl_seconds,
 	max_check_attempts, max_sends, resend_cooldown_seconds, channels, countries, locale,
 	webhook_url, webhook_secret, app_hash, webotp_domain, created_at, updated_at,
-	whatsapp_template, whatsapp_language`
+	whatsapp_template, whatsapp_language, limits, safe_list`
 
 const (
 	sqlInsertService = `INSERT INTO services (` + serviceColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
 	sqlGetService    = `SELECT ` + serviceColumns + ` FROM services WHERE id = $1`
 	sqlListServices  = `SELECT ` + serviceColumns + ` FROM services WHERE id > $1 ORDER BY id LIMIT $2`
 	sqlUpdateService = `UPDATE services SET name = $1, code_length = $2, code_alphabet = $3,
 	ttl_seconds = $4, max_ttl_seconds = $5, max_check_attempts = $6, max_sends = $7,
 	resend_cooldown_seconds = $8, channels = $9, countries = $10, locale = $11, webhook_url = $12,
 	webhook_secret = $13, app_hash = $14, webotp_domain = $15, created_at = $16, updated_at = $17,
-	whatsapp_template = $18, whatsapp_language = $19
-	WHERE id = $20`
+	whatsapp_template = $18, whatsapp_language = $19, limits = $20, safe_list = $21
+	WHERE id = $22`
 	// Keys, verifications and their messages go with it: ON DELETE CASCADE.
 	sqlDeleteService = `DELETE FROM services WHERE id = $1`
 
@@ -70,10 +70,19 @@ func serviceArgs(s *otpd.Service) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits, err := json.Marshal(s.Limits.Named())
+	if err != nil {
+		return nil, err
+	}
+	safeList, err := jsonList(s.SafeList)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		s.Name, p.CodeLength, string(p.Alphabet), ttl, maxTTL, p.MaxCheckAttempts, p.MaxSends,
 		cooldown, channels, countries, s.Locale, s.WebhookURL, s.WebhookSecret, s.AppHash,
 		s.WebOTPDomain, ts(s.CreatedAt), ts(s.UpdatedAt), s.WhatsAppTemplate, s.WhatsAppLanguage,
+		string(limits), safeList,
 	}, nil
 }
 
@@ -94,12 +103,13 @@ func scanService(row pgx.Row) (*otpd.Service, error) {
 		alphabet              string
 		ttl, maxTTL, cooldown int64
 		channels, countries   string
+		limits, safeList      string
 		createdAt, updatedAt  time.Time
 	)
 	err := row.Scan(&s.ID, &s.Name, &s.Policy.CodeLength, &alphabet, &ttl, &maxTTL,
 		&s.Policy.MaxCheckAttempts, &s.Policy.MaxSends, &cooldown, &channels, &countries, &s.Locale,
 		&s.WebhookURL, &s.WebhookSecret, &s.AppHash, &s.WebOTPDomain, &createdAt, &updatedAt,
-		&s.WhatsAppTemplate, &s.WhatsAppLanguage)
+		&s.WhatsAppTemplate, &s.WhatsAppLanguage, &limits, &safeList)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +122,19 @@ func scanService(row pgx.Row) (*otpd.Service, error) {
 	}
 	if err := json.Unmarshal([]byte(countries), &s.Countries); err != nil {
 		return nil, fmt.Errorf("service %s: countries: %w", s.ID, err)
+	}
+	var named map[string]otpd.RateLimit
+	if err := json.Unmarshal([]byte(limits), &named); err != nil {
+		return nil, fmt.Errorf("service %s: limits: %w", s.ID, err)
+	}
+	if s.Limits, err = otpd.LimitsFromNamed(named); err != nil {
+		return nil, fmt.Errorf("service %s: limits: %w", s.ID, err)
+	}
+	if err := json.Unmarshal([]byte(safeList), &s.SafeList); err != nil {
+		return nil, fmt.Errorf("service %s: safe list: %w", s.ID, err)
+	}
+	if len(s.SafeList) == 0 {
+		s.SafeList = nil
 	}
 	if len(s.Channels) == 0 {
 		s.Channels = nil

@@ -14,18 +14,18 @@ import (
 const serviceColumns = `id, name, code_length, code_alphabet, ttl_seconds, max_ttl_seconds,
 	max_check_attempts, max_sends, resend_cooldown_seconds, channels, countries, locale,
 	webhook_url, webhook_secret, app_hash, webotp_domain, created_at, updated_at,
-	whatsapp_template, whatsapp_language`
+	whatsapp_template, whatsapp_language, limits, safe_list`
 
 const (
 	sqlInsertService = `INSERT INTO services (` + serviceColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlGetService    = `SELECT ` + serviceColumns + ` FROM services WHERE id = ?`
 	sqlListServices  = `SELECT ` + serviceColumns + ` FROM services WHERE id > ? ORDER BY id LIMIT ?`
 	sqlUpdateService = `UPDATE services SET name = ?, code_length = ?, code_alphabet = ?,
 	ttl_seconds = ?, max_ttl_seconds = ?, max_check_attempts = ?, max_sends = ?,
 	resend_cooldown_seconds = ?, channels = ?, countries = ?, locale = ?, webhook_url = ?,
 	webhook_secret = ?, app_hash = ?, webotp_domain = ?, created_at = ?, updated_at = ?,
-	whatsapp_template = ?, whatsapp_language = ?
+	whatsapp_template = ?, whatsapp_language = ?, limits = ?, safe_list = ?
 	WHERE id = ?`
 	sqlDeleteService = `DELETE FROM services WHERE id = ?`
 
@@ -68,10 +68,19 @@ func serviceArgs(s *otpd.Service) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits, err := json.Marshal(s.Limits.Named())
+	if err != nil {
+		return nil, err
+	}
+	safeList, err := jsonList(s.SafeList)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		s.Name, p.CodeLength, string(p.Alphabet), ttl, maxTTL, p.MaxCheckAttempts, p.MaxSends,
 		cooldown, channels, countries, s.Locale, s.WebhookURL, s.WebhookSecret, s.AppHash,
 		s.WebOTPDomain, millis(s.CreatedAt), millis(s.UpdatedAt), s.WhatsAppTemplate, s.WhatsAppLanguage,
+		string(limits), safeList,
 	}, nil
 }
 
@@ -90,12 +99,13 @@ func scanService(sc interface{ Scan(...any) error }) (*otpd.Service, error) {
 		alphabet              string
 		ttl, maxTTL, cooldown int64
 		channels, countries   string
+		limits, safeList      string
 		createdAt, updatedAt  int64
 	)
 	err := sc.Scan(&s.ID, &s.Name, &s.Policy.CodeLength, &alphabet, &ttl, &maxTTL,
 		&s.Policy.MaxCheckAttempts, &s.Policy.MaxSends, &cooldown, &channels, &countries, &s.Locale,
 		&s.WebhookURL, &s.WebhookSecret, &s.AppHash, &s.WebOTPDomain, &createdAt, &updatedAt,
-		&s.WhatsAppTemplate, &s.WhatsAppLanguage)
+		&s.WhatsAppTemplate, &s.WhatsAppLanguage, &limits, &safeList)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +118,19 @@ func scanService(sc interface{ Scan(...any) error }) (*otpd.Service, error) {
 	}
 	if err := json.Unmarshal([]byte(countries), &s.Countries); err != nil {
 		return nil, fmt.Errorf("service %s: countries: %w", s.ID, err)
+	}
+	var named map[string]otpd.RateLimit
+	if err := json.Unmarshal([]byte(limits), &named); err != nil {
+		return nil, fmt.Errorf("service %s: limits: %w", s.ID, err)
+	}
+	if s.Limits, err = otpd.LimitsFromNamed(named); err != nil {
+		return nil, fmt.Errorf("service %s: limits: %w", s.ID, err)
+	}
+	if err := json.Unmarshal([]byte(safeList), &s.SafeList); err != nil {
+		return nil, fmt.Errorf("service %s: safe list: %w", s.ID, err)
+	}
+	if len(s.SafeList) == 0 {
+		s.SafeList = nil
 	}
 	if len(s.Channels) == 0 {
 		s.Channels = nil

@@ -105,6 +105,8 @@ func testServices(t *testing.T, newStore func(t *testing.T) Store) {
 			WebhookSecret: "",
 			AppHash:       "",
 			WebOTPDomain:  "",
+			Limits:        otpd.Limits{ClientIP: otpd.RateLimit{N: 100, Per: time.Hour}},
+			SafeList:      []string{"+33"},
 			CreatedAt:     b.now.Add(-time.Hour),
 			UpdatedAt:     b.now.Add(time.Minute),
 		}

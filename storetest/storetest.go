@@ -130,8 +130,14 @@ func NewService(now time.Time) *otpd.Service {
 		WebOTPDomain:     "example.com",
 		WhatsAppTemplate: "acme_otp",
 		WhatsAppLanguage: "en_GB",
-		CreatedAt:        now,
-		UpdatedAt:        now.Add(time.Second),
+		Limits: otpd.Limits{
+			Destination:  otpd.RateLimit{N: 3, Per: 15 * time.Minute},
+			Country:      otpd.NoLimit,
+			FailedChecks: otpd.RateLimit{N: 20, Per: 24 * time.Hour},
+		},
+		SafeList:  []string{"+4477009001", "+447700900999"},
+		CreatedAt: now,
+		UpdatedAt: now.Add(time.Second),
 	}
 	if err := svc.Validate(); err != nil {
 		panic("storetest: NewService is invalid: " + err.Error())
