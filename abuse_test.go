@@ -102,9 +102,11 @@ func TestStartRateLimits(t *testing.T) {
 			subject: "for this destination (2/10m)",
 		},
 		{
-			name:    "client ip",
-			limits:  otpd.Limits{ClientIP: per(2)},
-			req:     func(i int) otpd.StartRequest { return otpd.StartRequest{To: fmt.Sprintf("+44770090%04d", i), ClientIP: "203.0.113.7"} },
+			name:   "client ip",
+			limits: otpd.Limits{ClientIP: per(2)},
+			req: func(i int) otpd.StartRequest {
+				return otpd.StartRequest{To: fmt.Sprintf("+44770090%04d", i), ClientIP: "203.0.113.7"}
+			},
 			other:   otpd.StartRequest{To: "+447700909999", ClientIP: "203.0.113.8"},
 			subject: "from this client_ip",
 		},
