@@ -37,6 +37,16 @@ const (
 	MessageUndelivered = "undelivered"
 )
 
+// Names of a service's rate limits (Service.RateLimits).
+const (
+	LimitDestination  = "destination"   // starts and resends per destination
+	LimitClientIP     = "client_ip"     // starts per end-user IP
+	LimitService      = "service"       // all starts of the service
+	LimitPrefix       = "prefix"        // per number range: the number without its last 4 digits
+	LimitCountry      = "country"       // per destination country
+	LimitFailedChecks = "failed_checks" // wrong codes per destination, across verifications
+)
+
 // Code alphabets of a service.
 const (
 	AlphabetDigits       = "digits"       // 0-9
@@ -46,25 +56,31 @@ const (
 // Service is one business application with its own brand, policy,
 // channels and keys.
 type Service struct {
-	ID                    string    `json:"id"`
-	Name                  string    `json:"name"`
-	CodeLength            int       `json:"code_length"`
-	CodeAlphabet          string    `json:"code_alphabet"`
-	TTLSeconds            int       `json:"ttl_seconds"`
-	MaxTTLSeconds         int       `json:"max_ttl_seconds"` // the longest per-request TTL override
-	MaxCheckAttempts      int       `json:"max_check_attempts"`
-	MaxSends              int       `json:"max_sends"`
-	ResendCooldownSeconds int       `json:"resend_cooldown_seconds"`
-	Channels              []string  `json:"channels"`
-	AllowedCountries      []string  `json:"allowed_countries"` // empty allows all
-	DefaultLocale         string    `json:"default_locale"`
-	WebhookURL            *string   `json:"webhook_url"`
-	AppHash               *string   `json:"app_hash"`
-	WebOTPDomain          *string   `json:"webotp_domain"`
-	WhatsAppTemplate      *string   `json:"whatsapp_template"` // the service's own template, or nil
-	WhatsAppLanguage      *string   `json:"whatsapp_language"` // e.g. en_US, or nil: from the locale
-	CreatedAt             time.Time `json:"created_at"`
-	UpdatedAt             time.Time `json:"updated_at"`
+	ID                    string   `json:"id"`
+	Name                  string   `json:"name"`
+	CodeLength            int      `json:"code_length"`
+	CodeAlphabet          string   `json:"code_alphabet"`
+	TTLSeconds            int      `json:"ttl_seconds"`
+	MaxTTLSeconds         int      `json:"max_ttl_seconds"` // the longest per-request TTL override
+	MaxCheckAttempts      int      `json:"max_check_attempts"`
+	MaxSends              int      `json:"max_sends"`
+	ResendCooldownSeconds int      `json:"resend_cooldown_seconds"`
+	Channels              []string `json:"channels"`
+	AllowedCountries      []string `json:"allowed_countries"` // empty allows all
+	DefaultLocale         string   `json:"default_locale"`
+	WebhookURL            *string  `json:"webhook_url"`
+	AppHash               *string  `json:"app_hash"`
+	WebOTPDomain          *string  `json:"webotp_domain"`
+	WhatsAppTemplate      *string  `json:"whatsapp_template"` // the service's own template, or nil
+	WhatsAppLanguage      *string  `json:"whatsapp_language"` // e.g. en_US, or nil: from the locale
+	// RateLimits are the service's own rate limits by name (see the
+	// Limit* constants), such as "5/10m" or "off"; names it leaves out
+	// take the server's defaults.
+	RateLimits map[string]string `json:"rate_limits"`
+	// SafeList holds E.164 numbers or prefixes the fraud guard never blocks.
+	SafeList  []string  `json:"safe_list"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// WebhookSecret signs webhook events. The server shows it once, in the
 	// result of CreateService; it is empty everywhere else.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
@@ -92,6 +108,10 @@ type CreateServiceParams struct {
 	WebOTPDomain          string   `json:"webotp_domain,omitempty"`
 	WhatsAppTemplate      string   `json:"whatsapp_template,omitempty"`
 	WhatsAppLanguage      string   `json:"whatsapp_language,omitempty"`
+	// RateLimits override the server's default rate limits by name, e.g.
+	// {LimitDestination: "3/15m", LimitCountry: "off"}.
+	RateLimits map[string]string `json:"rate_limits,omitempty"`
+	SafeList   []string          `json:"safe_list,omitempty"`
 	// IdempotencyKey replaces the key the client generates for this call.
 	IdempotencyKey string `json:"-"`
 }
@@ -118,6 +138,10 @@ type UpdateServiceParams struct {
 	WebOTPDomain          *string  `json:"webotp_domain,omitempty"`
 	WhatsAppTemplate      *string  `json:"whatsapp_template,omitempty"`
 	WhatsAppLanguage      *string  `json:"whatsapp_language,omitempty"`
+	// RateLimits sets the named limits and keeps the others; a name mapped
+	// to nil goes back to the server's default.
+	RateLimits map[string]*string `json:"rate_limits,omitempty"`
+	SafeList   []string           `json:"safe_list,omitzero"`
 }
 
 // MarshalJSON encodes the changes, turning a pointer to "" into null for

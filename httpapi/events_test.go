@@ -353,6 +353,7 @@ func TestRedeliverEvent(t *testing.T) {
 
 	t.Run("Idempotency-Key", func(t *testing.T) {
 		t.Parallel()
+		b := setup(t) // moves its own clock: the other subtests read theirs
 		f := b.eventsFixture(t)
 		eid := f.events[1]["id"].(string)
 		first := b.do(t, "POST", eventPath(f.sid, eid, "redeliver"), f.key, nil, idemKey("redeliver-1"))

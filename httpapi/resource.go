@@ -58,8 +58,12 @@ type serviceJSON struct {
 	WebOTPDomain          *string            `json:"webotp_domain"`
 	WhatsAppTemplate      *string            `json:"whatsapp_template"`
 	WhatsAppLanguage      *string            `json:"whatsapp_language"`
-	CreatedAt             string             `json:"created_at"`
-	UpdatedAt             string             `json:"updated_at"`
+	// RateLimits holds the service's own limits by name ("5/10m" or
+	// "off"); the names it leaves out take the server's defaults.
+	RateLimits map[string]otpd.RateLimit `json:"rate_limits"`
+	SafeList   []string                  `json:"safe_list"`
+	CreatedAt  string                    `json:"created_at"`
+	UpdatedAt  string                    `json:"updated_at"`
 	// WebhookSecret is shown once, in the response that creates the service.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
@@ -83,6 +87,8 @@ func toServiceJSON(s *otpd.Service) serviceJSON {
 		WebOTPDomain:          optString(s.WebOTPDomain),
 		WhatsAppTemplate:      optString(s.WhatsAppTemplate),
 		WhatsAppLanguage:      optString(s.WhatsAppLanguage),
+		RateLimits:            s.Limits.Named(),
+		SafeList:              append([]string{}, s.SafeList...),
 		CreatedAt:             formatTime(s.CreatedAt),
 		UpdatedAt:             formatTime(s.UpdatedAt),
 	}
@@ -128,6 +134,10 @@ type serviceRequest struct {
 	WebOTPDomain          field[string]             `json:"webotp_domain"`
 	WhatsAppTemplate      field[string]             `json:"whatsapp_template"`
 	WhatsAppLanguage      field[string]             `json:"whatsapp_language"`
+	// RateLimits sets limits by name; a name set to null goes back to the
+	// server's default, and names left out keep their value.
+	RateLimits field[map[string]*string] `json:"rate_limits"`
+	SafeList   field[[]string]           `json:"safe_list"`
 }
 
 // apply sets the members present in the request on s. Only webhook_url,
@@ -167,6 +177,25 @@ func (q *serviceRequest) apply(s *otpd.Service) error {
 	set("channels", q.Channels.set, q.Channels.null, func() { s.Channels = q.Channels.v })
 	set("allowed_countries", q.AllowedCountries.set, q.AllowedCountries.null, func() { s.Countries = q.AllowedCountries.v })
 	set("default_locale", q.DefaultLocale.set, q.DefaultLocale.null, func() { s.Locale = q.DefaultLocale.v })
+	set("safe_list", q.SafeList.set, q.SafeList.null, func() { s.SafeList = q.SafeList.v })
+	set("rate_limits", q.RateLimits.set, q.RateLimits.null, func() {
+		for name, v := range q.RateLimits.v {
+			var l otpd.RateLimit // null: unset, the server's default
+			if v != nil {
+				if *v == "" {
+					err = invalidParam("rate_limits", "limit %q: give a limit such as \"5/10m\", \"off\", or null for the server's default", name)
+					return
+				}
+				if l, err = otpd.ParseRateLimit(*v); err != nil {
+					err = invalidParam("rate_limits", "%v", err)
+					return
+				}
+			}
+			if err = s.Limits.Set(name, l); err != nil {
+				return
+			}
+		}
+	})
 	if err != nil {
 		return err
 	}

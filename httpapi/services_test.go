@@ -45,6 +45,7 @@ func TestCreateService(t *testing.T) {
 			"max_ttl_seconds": 600.0, "max_check_attempts": 5.0, "max_sends": 5.0, "resend_cooldown_seconds": 30.0,
 			"channels": []any{"sms"}, "allowed_countries": []any{}, "default_locale": "en",
 			"webhook_url": nil, "app_hash": nil, "webotp_domain": nil, "whatsapp_template": nil, "whatsapp_language": nil,
+			"rate_limits": map[string]any{}, "safe_list": []any{},
 		}, s)
 	})
 
@@ -56,6 +57,8 @@ func TestCreateService(t *testing.T) {
 			"channels": []string{"email", "sms"}, "allowed_countries": []string{"gb", "DE"}, "default_locale": "de-de",
 			"webhook_url": "https://acme.example/hooks", "app_hash": "FA+9qCX9VSu", "webotp_domain": "Acme.Example",
 			"whatsapp_template": "acme_otp", "whatsapp_language": "pt_BR",
+			"rate_limits": map[string]any{"destination": "3/15m", "country": "off", "failed_checks": "20/1d"},
+			"safe_list":   []string{"+4477009001", "+447700900999"},
 		}
 		s := b.must(t, http.StatusCreated, "POST", "/v1/services", adminToken, body)
 		got := b.must(t, http.StatusOK, "GET", "/v1/services/"+s["id"].(string), adminToken, nil)
@@ -67,6 +70,8 @@ func TestCreateService(t *testing.T) {
 		require.Equal(t, "acme.example", got["webotp_domain"])
 		require.Equal(t, 259200.0, got["max_ttl_seconds"])
 		require.Equal(t, 0.0, got["resend_cooldown_seconds"])
+		require.Equal(t, map[string]any{"destination": "3/15m", "country": "off", "failed_checks": "20/1d"}, got["rate_limits"])
+		require.Equal(t, []any{"+4477009001", "+447700900999"}, got["safe_list"])
 	})
 
 	tests := []struct {
@@ -95,6 +100,12 @@ func TestCreateService(t *testing.T) {
 		{"webhook", map[string]any{"name": "X", "webhook_url": "ftp://x"}, "webhook_url"},
 		{"app hash", map[string]any{"name": "X", "app_hash": "short"}, "app_hash"},
 		{"webotp", map[string]any{"name": "X", "webotp_domain": "not a domain"}, "webotp_domain"},
+		{"limit name", map[string]any{"name": "X", "rate_limits": map[string]any{"per_moon": "1/1h"}}, "rate_limits"},
+		{"limit form", map[string]any{"name": "X", "rate_limits": map[string]any{"destination": "5 per hour"}}, "rate_limits"},
+		{"limit empty", map[string]any{"name": "X", "rate_limits": map[string]any{"destination": ""}}, "rate_limits"},
+		{"limit period", map[string]any{"name": "X", "rate_limits": map[string]any{"destination": "5/100ms"}}, "rate_limits"},
+		{"safe list", map[string]any{"name": "X", "safe_list": []string{"+44"}}, "safe_list"},
+		{"safe list form", map[string]any{"name": "X", "safe_list": []string{"4477009"}}, "safe_list"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +143,16 @@ func TestUpdateAndDeleteService(t *testing.T) {
 	delete(got, "updated_at")
 	delete(got2, "updated_at")
 	require.Equal(t, got, got2)
+
+	// Rate limits merge by name; null goes back to the server's default.
+	lim := b.must(t, http.StatusOK, "PATCH", "/v1/services/"+sid, adminToken, map[string]any{
+		"rate_limits": map[string]any{"destination": "2/1h", "prefix": "off"}})
+	require.Equal(t, map[string]any{"destination": "2/1h", "prefix": "off"}, lim["rate_limits"])
+	lim = b.must(t, http.StatusOK, "PATCH", "/v1/services/"+sid, adminToken, map[string]any{
+		"rate_limits": map[string]any{"prefix": nil, "client_ip": "100/1h"}})
+	require.Equal(t, map[string]any{"destination": "2/1h", "client_ip": "100/1h"}, lim["rate_limits"])
+	lim = b.must(t, http.StatusOK, "PATCH", "/v1/services/"+sid, adminToken, map[string]any{"rate_limits": map[string]any{"destination": nil, "client_ip": nil}})
+	require.Equal(t, map[string]any{}, lim["rate_limits"])
 
 	p := requireProblem(t, b.do(t, "PATCH", "/v1/services/"+sid, adminToken, map[string]any{"code_length": 99}), 400, "invalid_parameter")
 	require.Equal(t, "code_length", p["param"])

@@ -316,8 +316,14 @@ func TestResend(t *testing.T) {
 		require.Equal(t, start["expires_at"], v["expires_at"], "a resend does not extend the expiry")
 		require.Equal(t, start, v)
 
-		// Another channel, for a destination it can reach.
+		// The next resend waits twice as long.
 		b.clock.Advance(30 * time.Second)
+		r = b.do(t, "POST", vpath(sid, vid, "resend"), adminToken, nil)
+		requireProblem(t, r, http.StatusTooManyRequests, "rate_limited")
+		require.Equal(t, "30", r.Header.Get("Retry-After"))
+		b.clock.Advance(30 * time.Second)
+
+		// Another channel, for a destination it can reach.
 		p = requireProblem(t, b.do(t, "POST", vpath(sid, vid, "resend"), adminToken, map[string]any{"channel": "email"}), 422, "channel_unavailable")
 		require.Equal(t, "channel", p["param"])
 		p = requireProblem(t, b.do(t, "POST", vpath(sid, vid, "resend"), adminToken, map[string]any{"channel": "auto"}), 400, "invalid_parameter")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -46,6 +47,13 @@ type serveConfig struct {
 	// back to its next channel, per channel, e.g. {whatsapp: 45s}; 0 turns
 	// the timer off for that channel.
 	FallbackTimeouts map[string]time.Duration `yaml:"fallback_timeouts" toml:"fallback_timeouts"`
+
+	// Limits (config file only) are the server's default rate limits by
+	// name, e.g. {destination: 5/10m, country: off}; a service's own
+	// rate_limits override them. Names left out keep otpd.DefaultLimits.
+	Limits map[string]string `yaml:"limits" toml:"limits"`
+	// limits is Limits as checked by validate.
+	limits otpd.Limits
 
 	// WhatsApp and RCS (config file only) set up those channels.
 	WhatsApp *whatsappConfig `yaml:"whatsapp" toml:"whatsapp"`
@@ -253,6 +261,19 @@ func readConfigFile(path string, cfg *serveConfig) error {
 }
 
 func (c *serveConfig) validate() error {
+	c.limits = otpd.Limits{}
+	for name, v := range c.Limits {
+		l, err := otpd.ParseRateLimit(v)
+		if err == nil && l.N == 0 {
+			err = errors.New(`give a limit such as "5/10m" or "off"`)
+		}
+		if err != nil {
+			return usagef("limits: %s: %v", name, err)
+		}
+		if err := c.limits.Set(name, l); err != nil {
+			return usagef("limits: unknown limit %q (the limits are %s)", name, strings.Join(otpd.LimitNames(), ", "))
+		}
+	}
 	for ch, d := range c.FallbackTimeouts {
 		if c := otpd.ChannelName(ch); !c.Valid() || c == otpd.ChannelAuto {
 			return usagef("fallback_timeouts: %q is not a channel (sms, whatsapp, rcs, push, email)", ch)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/otpd/otpd"
+
 	"github.com/otpd/otpd/sms"
 )
 
@@ -302,6 +304,29 @@ func TestConfigFallbackTimeouts(t *testing.T) {
 		"fallback_timeouts:\n  auto: 10s\n":  `"auto" is not a channel`,
 		"fallback_timeouts:\n  sms: soon\n":  "`soon` into time.Duration",
 		"fallback_timeouts:\n  email: -1s\n": "between 0 and 1h",
+	} {
+		_, err := e.loadServeConfig([]string{"--config", writeConfig(t, body)})
+		require.ErrorContains(t, err, want, body)
+	}
+}
+
+func TestConfigLimits(t *testing.T) {
+	t.Parallel()
+	e, _ := testEnv(nil)
+	c, err := e.loadServeConfig([]string{"--config", writeConfig(t, "limits:\n  destination: 3/15m\n  country: 'off'\n  failed_checks: 20/1d\n")})
+	require.NoError(t, err)
+	require.Equal(t, otpd.Limits{
+		Destination:  otpd.RateLimit{N: 3, Per: 15 * time.Minute},
+		Country:      otpd.NoLimit,
+		FailedChecks: otpd.RateLimit{N: 20, Per: 24 * time.Hour},
+	}, c.limits)
+
+	for body, want := range map[string]string{
+		"limits:\n  per_moon: 1/1h\n":     `unknown limit "per_moon"`,
+		"limits:\n  destination: 5\n":     "limits: destination: rate limit \"5\"",
+		"limits:\n  destination: ''\n":    `give a limit such as "5/10m" or "off"`,
+		"limits:\n  prefix: 5/100ms\n":    "whole seconds",
+		"limits:\n  client_ip: lots/1h\n": "count must be a whole number",
 	} {
 		_, err := e.loadServeConfig([]string{"--config", writeConfig(t, body)})
 		require.ErrorContains(t, err, want, body)

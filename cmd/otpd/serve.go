@@ -24,6 +24,7 @@ import (
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/metrics"
 	"github.com/otpd/otpd/postgres"
+	"github.com/otpd/otpd/ratelimit"
 	"github.com/otpd/otpd/smpp"
 	"github.com/otpd/otpd/sqlite"
 	"github.com/otpd/otpd/webhook"
@@ -151,6 +152,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		EventData:          httpapi.EventData,
 		WebhookRetryWindow: cfg.WebhookRetryWindow,
 		SendTimeout:        cfg.DeliveryLease / 2,
+		Limiter:            rateLimiter(store),
+		Limits:             cfg.limits,
 		Observer:           metrics.New(reg),
 		Logger:             log,
 	})
@@ -309,6 +312,16 @@ func receiptStatus(s smpp.MessageState) (status otpd.MessageStatus, final bool) 
 	return "", false
 }
 
+// rateLimiter returns the store when it keeps rate-limit counts where every
+// node sees them (PostgreSQL), else an in-process limiter: a SQLite store
+// has one node, which need not pay a write per request for its counts.
+func rateLimiter(store otpd.Store) otpd.RateLimiter {
+	if l, ok := store.(otpd.RateLimiter); ok {
+		return l
+	}
+	return ratelimit.NewMemory()
+}
+
 // sweep records expiries and purges old data every cfg.SweepInterval.
 func sweep(ctx context.Context, engine *otpd.Engine, store otpd.IdempotencyStore, cfg serveConfig, log *slog.Logger) {
 	t := time.NewTicker(cfg.SweepInterval)
@@ -320,6 +333,13 @@ func sweep(ctx context.Context, engine *otpd.Engine, store otpd.IdempotencyStore
 		}
 		if _, err := store.PurgeIdempotencyKeys(ctx, engine.Now().Add(-24*time.Hour), 500); err != nil && ctx.Err() == nil {
 			log.Error("purge idempotency keys", "err", err)
+		}
+		if p, ok := store.(interface {
+			PurgeRateCounts(context.Context, time.Time, int) (int, error)
+		}); ok {
+			if _, err := p.PurgeRateCounts(ctx, engine.Now(), 5000); err != nil && ctx.Err() == nil {
+				log.Error("purge rate-limit counts", "err", err)
+			}
 		}
 		if expired+purged > 0 {
 			log.Debug("swept", "expired", expired, "purged", purged)
