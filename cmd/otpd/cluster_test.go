@@ -269,7 +269,7 @@ func TestCluster(t *testing.T) {
 	})
 	victim := nodes[2]
 	survivors := []*clusterNode{nodes[0], nodes[1]}
-	svc, err := nodes[0].c.CreateService(ctx, client.CreateServiceParams{Name: "Acme"})
+	svc, err := nodes[0].c.CreateService(ctx, client.CreateServiceParams{Name: "Acme", RateLimits: loadTestLimits})
 	require.NoError(t, err)
 	t.Logf("3 nodes ready in %v", time.Since(began).Round(time.Millisecond))
 
@@ -735,7 +735,7 @@ func runClusterLoad(t *testing.T, n, workers int, duration time.Duration, storeP
 		configs[i] = clusterNodeConfig{smpp: fmt.Sprintf("window=10&source=Node%d", i)}
 	}
 	nodes := startClusterNodes(t, dsn, sc.addr, configs...)
-	svc, err := nodes[0].c.CreateService(ctx, client.CreateServiceParams{Name: "Acme"})
+	svc, err := nodes[0].c.CreateService(ctx, client.CreateServiceParams{Name: "Acme", RateLimits: loadTestLimits})
 	require.NoError(t, err)
 	pids := make([]int, n)
 	for i, nd := range nodes {
