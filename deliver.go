@@ -65,7 +65,7 @@ func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
 
 // compose derives the code and renders the message for its channel.
 func (e *Engine) compose(svc *Service, v *Verification, m *Message, now time.Time) (*Outbound, error) {
-	code, err := e.keyring.DeriveCode(v.KeyID, v.ID, v.Salt, v.Alphabet, v.CodeLength)
+	code, err := e.Keyring().DeriveCode(v.KeyID, v.ID, v.Salt, v.Alphabet, v.CodeLength)
 	if err != nil {
 		return nil, err
 	}

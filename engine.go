@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -21,8 +22,11 @@ import (
 // concurrent use; all of its state lives in the Store, so any number of
 // engines (nodes) can share one store.
 type Engine struct {
-	store    Store
-	keyring  *Keyring
+	store Store
+	// keyring is swapped whole by SetKeyring while requests run; every
+	// use loads it once (Keyring) and never changes what it loaded.
+	keyring  atomic.Pointer[Keyring]
+	ringMu   sync.Mutex // serialises SetKeyring
 	channels map[ChannelName]Channel
 	renderer Renderer
 	now      func() time.Time
@@ -140,7 +144,6 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		store:         cfg.Store,
-		keyring:       cfg.Keyring,
 		channels:      cfg.Channels,
 		renderer:      cfg.Renderer,
 		now:           cfg.Now,
@@ -157,6 +160,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		limits:        cfg.Limits.Or(DefaultLimits()),
 		guard:         cfg.Guard,
 	}
+	e.keyring.Store(cfg.Keyring)
 	if e.channels == nil {
 		e.channels = map[ChannelName]Channel{}
 	}
@@ -369,7 +373,11 @@ func (e *Engine) RevokeKey(ctx context.Context, serviceID, keyID string) error {
 // another secret here. Nodes with different keys under one id would
 // silently refuse each other's codes, so a node must not start that way.
 func (e *Engine) CheckKeyring(ctx context.Context) error {
-	mine := e.keyring.Fingerprints()
+	return e.checkKeyring(ctx, e.Keyring())
+}
+
+func (e *Engine) checkKeyring(ctx context.Context, k *Keyring) error {
+	mine := k.Fingerprints()
 	recorded, err := e.store.RegisterKeyFingerprints(ctx, mine)
 	if err != nil {
 		return fmt.Errorf("check keyring: %w", err)
@@ -385,6 +393,34 @@ func (e *Engine) CheckKeyring(ctx context.Context) error {
 		return fmt.Errorf("%w: key %s of this keyring is not the key of that id that other nodes of this store use; every node must use the same keyring file (--keyring)",
 			ErrKeyringMismatch, strings.Join(differ, ", "))
 	}
+	return nil
+}
+
+// Keyring returns the keyring in use. It must not be changed: replace it
+// with SetKeyring.
+func (e *Engine) Keyring() *Keyring { return e.keyring.Load() }
+
+// SetKeyring replaces the keyring while the engine runs, for rotation
+// without downtime: verifications already started keep being checked with
+// the key they name, new ones use k's current key. It refuses (with an
+// error wrapping ErrKeyringMismatch, keeping the old keyring) a keyring
+// that lacks a key of the one in use or holds another secret under one of
+// its ids, and one that disagrees with the fingerprints other nodes of the
+// store recorded (CheckKeyring); k's new keys are recorded there. k must
+// not be changed afterwards.
+func (e *Engine) SetKeyring(ctx context.Context, k *Keyring) error {
+	if k == nil {
+		return errors.New("otpd: set keyring: nil keyring")
+	}
+	e.ringMu.Lock()
+	defer e.ringMu.Unlock()
+	if err := k.CanReplace(e.Keyring()); err != nil {
+		return err
+	}
+	if err := e.checkKeyring(ctx, k); err != nil {
+		return err
+	}
+	e.keyring.Store(k)
 	return nil
 }
 

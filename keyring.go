@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,6 +55,16 @@ func NewKeyring(now time.Time) *Keyring {
 
 // Rotate adds a fresh random key and makes it current. It returns its id.
 func (k *Keyring) Rotate(now time.Time) string {
+	id := k.Add(now)
+	k.current = id
+	return id
+}
+
+// Add adds a fresh random key without making it current, and returns its
+// id. It is the first half of a rotation across many nodes: every node
+// must know a key (and so verify its codes) before any node signs with it;
+// Activate is the second half.
+func (k *Keyring) Add(now time.Time) string {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		panic("otpd: crypto/rand failed: " + err.Error())
@@ -62,8 +74,66 @@ func (k *Keyring) Rotate(now time.Time) string {
 		id += "x"
 	}
 	k.add(id, secret, now)
-	k.current = id
 	return id
+}
+
+// Activate makes the key id current: new verifications are protected with
+// it from then on.
+func (k *Keyring) Activate(id string) error {
+	if k.keys[id] == nil {
+		return fmt.Errorf("keyring: key %q is not in the keyring", id)
+	}
+	k.current = id
+	return nil
+}
+
+// KeyInfo describes a key of a keyring without its secret.
+type KeyInfo struct {
+	ID        string
+	CreatedAt time.Time
+	Current   bool
+	// Fingerprint identifies the secret without revealing it (see
+	// Fingerprints).
+	Fingerprint string
+}
+
+// Keys describes the keys of the keyring, oldest first.
+func (k *Keyring) Keys() []KeyInfo {
+	fps := k.Fingerprints()
+	out := make([]KeyInfo, 0, len(k.order))
+	for _, id := range k.order {
+		out = append(out, KeyInfo{ID: id, CreatedAt: k.keys[id].createdAt, Current: id == k.current, Fingerprint: fps[id]})
+	}
+	return out
+}
+
+// CanReplace reports, as an error wrapping ErrKeyringMismatch, why k cannot
+// replace old in a running server: it lacks a key of old (verifications
+// protected with it could no longer be checked) or holds another secret
+// under one of old's ids (they would all fail). Adding keys and changing
+// the current one are what rotation is, and are fine.
+func (k *Keyring) CanReplace(old *Keyring) error {
+	mine, theirs := k.Fingerprints(), old.Fingerprints()
+	var missing, differ []string
+	for id, fp := range theirs {
+		switch got, ok := mine[id]; {
+		case !ok:
+			missing = append(missing, id)
+		case got != fp:
+			differ = append(differ, id)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(differ)
+	switch {
+	case len(missing) > 0:
+		return fmt.Errorf("%w: the new keyring lacks key %s, which may still protect pending verifications; keep old keys",
+			ErrKeyringMismatch, strings.Join(missing, ", "))
+	case len(differ) > 0:
+		return fmt.Errorf("%w: key %s has another secret in the new keyring; a key id must never get a new secret (add a key instead)",
+			ErrKeyringMismatch, strings.Join(differ, ", "))
+	}
+	return nil
 }
 
 func (k *Keyring) add(id string, secret []byte, createdAt time.Time) {

@@ -44,7 +44,7 @@ func (e *Engine) sendHits(svc *Service, dest Destination, toKey, clientIP string
 		{"service", RateHit{Key: "svc:" + svc.ID, Limit: l.Service}},
 	}
 	if clientIP != "" {
-		hits = append(hits, limitHit{"client_ip", RateHit{Key: "ip:" + svc.ID + ":" + e.keyring.BlindIndex(svc.ID, "ip:"+clientIP), Limit: l.ClientIP}})
+		hits = append(hits, limitHit{"client_ip", RateHit{Key: "ip:" + svc.ID + ":" + e.Keyring().BlindIndex(svc.ID, "ip:"+clientIP), Limit: l.ClientIP}})
 	}
 	if p := dest.Prefix(); p != "" {
 		hits = append(hits, limitHit{"prefix", RateHit{Key: "pfx:" + svc.ID + ":" + p, Limit: l.Prefix}})

@@ -113,7 +113,10 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if err := e.screen(ctx, svc, dest, append([]ChannelName{channel}, fallback...), now); err != nil {
 		return nil, err
 	}
-	toKey := e.keyring.DestinationKeys(svc.ID, dest.Address)[0]
+	// One keyring for the whole start: a reload in between must not give
+	// the verification a key id other than the one its code came from.
+	ring := e.Keyring()
+	toKey := ring.DestinationKeys(svc.ID, dest.Address)[0]
 	if err := e.take(ctx, now, e.sendHits(svc, dest, toKey, req.ClientIP)); err != nil {
 		return nil, err
 	}
@@ -132,7 +135,7 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 		Fallback:       fallback,
 		CodeLength:     svc.Policy.CodeLength,
 		Alphabet:       svc.Policy.Alphabet,
-		KeyID:          e.keyring.CurrentID(),
+		KeyID:          ring.CurrentID(),
 		Salt:           make([]byte, 16),
 		MaxAttempts:    svc.Policy.MaxCheckAttempts,
 		MaxSends:       svc.Policy.MaxSends,
@@ -146,11 +149,11 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if _, err := rand.Read(v.Salt); err != nil {
 		return nil, fmt.Errorf("salt: %w", err)
 	}
-	code, err := e.keyring.DeriveCode(v.KeyID, v.ID, v.Salt, v.Alphabet, v.CodeLength)
+	code, err := ring.DeriveCode(v.KeyID, v.ID, v.Salt, v.Alphabet, v.CodeLength)
 	if err != nil {
 		return nil, err
 	}
-	if v.CodeHash, err = e.keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, v.Transaction); err != nil {
+	if v.CodeHash, err = ring.HashCode(v.KeyID, v.ServiceID, v.ID, code, v.Transaction); err != nil {
 		return nil, err
 	}
 	m := newMessage(v, channel, now)
@@ -335,7 +338,7 @@ func (e *Engine) ListVerifications(ctx context.Context, serviceID string, req Li
 		if err != nil {
 			return nil, err
 		}
-		f.ToKeys = e.keyring.DestinationKeys(serviceID, dest.Address)
+		f.ToKeys = e.Keyring().DestinationKeys(serviceID, dest.Address)
 	}
 	vs, err := e.store.ListVerifications(ctx, f)
 	if err != nil {
@@ -395,7 +398,7 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 				return failedChecksError(wait, fail.Limit)
 			}
 		}
-		sum, err := e.keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, txn)
+		sum, err := e.Keyring().HashCode(v.KeyID, v.ServiceID, v.ID, code, txn)
 		if err != nil {
 			return err
 		}
@@ -456,7 +459,8 @@ func (e *Engine) CheckDestination(ctx context.Context, serviceID, to, code strin
 	if err != nil {
 		return CheckResult{}, err
 	}
-	keys := e.keyring.DestinationKeys(serviceID, dest.Address)
+	ring := e.Keyring()
+	keys := ring.DestinationKeys(serviceID, dest.Address)
 	now := e.Now()
 	fail := e.failedCheckHit(serviceID, limits, keys[0])
 	if e.limiter != nil {
@@ -474,7 +478,7 @@ func (e *Engine) CheckDestination(ctx context.Context, serviceID, to, code strin
 		// guess at one with a verification does: the same hashing and the
 		// same count against the destination, so neither the answer's
 		// timing nor the failure cap tells the two apart.
-		_, _ = e.keyring.HashCode(e.keyring.CurrentID(), serviceID, NewID(PrefixVerification, now), norm, txn)
+		_, _ = ring.HashCode(ring.CurrentID(), serviceID, NewID(PrefixVerification, now), norm, txn)
 		if e.limiter != nil {
 			if err := e.limiter.Add(ctx, now, []RateHit{fail}); err != nil {
 				return CheckResult{}, fmt.Errorf("rate limit: %w", err)
