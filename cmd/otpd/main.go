@@ -4,6 +4,7 @@
 //	otpd serve                      run the server (see otpd serve --help)
 //	otpd service create|list        manage services (admin token)
 //	otpd key create|revoke|list     manage service keys (admin token)
+//	otpd keys list|rotate|add|activate  manage the server keyring (file)
 //	otpd verify start|check|status  drive verifications against a running server
 //	otpd smsc                       run the SMSC simulator
 //	otpd version                    print the version
@@ -61,6 +62,7 @@ Usage:
   otpd serve [flags]                      run the server (otpd serve --help lists every setting)
   otpd service create|list [flags]        manage services (needs the admin token)
   otpd key create|list|revoke [flags]     manage a service's API keys (needs the admin token)
+  otpd keys list|rotate|add|activate      manage the server keyring (the keys codes are derived with)
   otpd verify start|check|status [flags]  start, check and inspect verifications
   otpd smsc [flags]                       run the SMSC simulator (SMPP server + HTTP listing)
   otpd version                            print the version
@@ -85,8 +87,10 @@ func (e *env) run(ctx context.Context, args []string) error {
 		return e.serve(ctx, args[1:])
 	case "service", "services":
 		return e.serviceCmd(ctx, args[1:])
-	case "key", "keys":
+	case "key":
 		return e.keyCmd(ctx, args[1:])
+	case "keys":
+		return e.keysCmd(ctx, args[1:])
 	case "verify":
 		return e.verifyCmd(ctx, args[1:])
 	case "smsc":

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,11 +51,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	keyringPath := cfg.Keyring
-	if keyringPath == "" {
-		keyringPath = filepath.Join(cfg.DataDir, keyringFile)
+	keyringSrc, err := resolveKeyring(cfg.Keyring, cfg.DataDir, e.getenv)
+	if err != nil {
+		return err
 	}
-	keyring, err := loadKeyring(keyringPath)
+	keyring, err := keyringSrc.load()
 	if err != nil {
 		return err
 	}
@@ -161,8 +163,14 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := engine.CheckKeyring(ctx); err != nil {
-		return fmt.Errorf("%w (keyring %s)", err, keyringPath)
+		return fmt.Errorf("%w (keyring %s)", err, keyringSrc)
 	}
+	// Keyring reload, part 1 of 2 (keys branch): SIGHUP is caught from
+	// here on, before the server says it listens, so a SIGHUP never finds
+	// the default action (exit). Part 2 starts the watcher.
+	keyringHUP := make(chan os.Signal, 1)
+	signal.Notify(keyringHUP, syscall.SIGHUP)
+	defer signal.Stop(keyringHUP)
 	close(engineReady)
 	apiCfg := httpapi.Config{
 		Engine:      engine,
@@ -233,6 +241,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		delivery.Options{Workers: 4, Lease: time.Minute, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	wg.Go(func() { _ = fallbacks.Run(workCtx, engine.Fallback) })
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
+	// Keyring reload, part 2 of 2 (keys branch): SIGHUP re-reads the
+	// keyring file (otpd keys rotate|add|activate) without a restart.
+	wg.Go(func() { watchKeyringReload(workCtx, keyringHUP, engine, keyringSrc, log) })
 	// Messages queued on other nodes wake this node's dispatcher at once
 	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
 	if l, ok := store.(interface {
