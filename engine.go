@@ -62,8 +62,12 @@ type Config struct {
 	Channels map[ChannelName]Channel // the channels this node can send on
 	Renderer Renderer
 	// AdminToken may manage services and keys and call everything.
-	// Empty disables admin access.
+	// Empty disables admin access, unless AdminTokenHash is set.
 	AdminToken string
+	// AdminTokenHash is the SHA-256 of the admin token, for a server that
+	// keeps only the hash (a generated token is shown once and stored
+	// hashed); used when AdminToken is empty. Must be 32 bytes or empty.
+	AdminTokenHash []byte
 	// Notify is called after a message is queued, to wake the delivery
 	// dispatcher without a polling delay. Optional.
 	Notify func()
@@ -192,9 +196,15 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.AdminToken != "" {
-		e.admin = sha256.Sum256([]byte(cfg.AdminToken))
+	switch {
+	case cfg.AdminToken != "":
+		e.admin = HashAdminToken(cfg.AdminToken)
 		e.hasAdmin = true
+	case len(cfg.AdminTokenHash) == len(e.admin):
+		copy(e.admin[:], cfg.AdminTokenHash)
+		e.hasAdmin = true
+	case len(cfg.AdminTokenHash) != 0:
+		return nil, errors.New("otpd: the admin token hash must be a SHA-256 (32 bytes)")
 	}
 	return e, nil
 }
@@ -279,6 +289,12 @@ func randomToken(n int) string {
 // NewAdminToken returns a fresh admin token with 256 bits of entropy.
 func NewAdminToken() string { return "otpd_admin_" + randomToken(32) }
 
+// HashAdminToken returns the hash of an admin token that Config.AdminTokenHash
+// takes. Like service key secrets (see CreateKey), a generated admin token is
+// 256 random bits, so a plain SHA-256 is as good as a slow password hash:
+// there is nothing to guess faster than the token itself.
+func HashAdminToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
 // ---- Services and keys ----
 
 // CreateService validates s, fills its defaults, gives it an id and a
@@ -345,6 +361,12 @@ func (e *Engine) CreateKey(ctx context.Context, serviceID, name string) (*Key, s
 	}
 	now := e.Now()
 	k := &Key{ID: NewID(PrefixKey, now), ServiceID: serviceID, Name: name, CreatedAt: now}
+	// 256 random bits after the prefix and key id. Only a SHA-256 of the
+	// whole secret is stored: a fast, unsalted hash is enough for a secret
+	// this random (no dictionary or brute force reaches it; a salt or a
+	// slow hash such as bcrypt or argon2 defends guessable passwords and
+	// would only cost every request time), and it lets Authenticate look
+	// the key up by id and compare hashes in constant time.
 	secret := keyTokenPrefix + strings.TrimPrefix(k.ID, PrefixKey) + "_" + randomToken(32)
 	sum := sha256.Sum256([]byte(secret))
 	k.SecretHash = sum[:]

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/otpd/otpd/client"
@@ -34,8 +32,8 @@ func (e *env) addClientFlags(fs *flag.FlagSet) *clientFlags {
 		dataDir = "./otpd-data"
 	}
 	fs.StringVar(&cf.server, "server", server, "otpd server URL (OTPD_SERVER)")
-	fs.StringVar(&cf.token, "token", "", "bearer token: a service key or the admin token (OTPD_TOKEN, else OTPD_ADMIN_TOKEN, else <data-dir>/admin-token)")
-	fs.StringVar(&cf.dataDir, "data-dir", dataDir, "data directory to read the admin token from when no token is given (OTPD_DATA_DIR)")
+	fs.StringVar(&cf.token, "token", "", "bearer token: a service key or the admin token (OTPD_TOKEN, else OTPD_ADMIN_TOKEN; the server stores only a hash of a generated admin token)")
+	fs.StringVar(&cf.dataDir, "data-dir", dataDir, "data directory of an older version that kept the admin token in clear, read when no token is given (OTPD_DATA_DIR)")
 	fs.BoolVar(&cf.json, "json", false, "print the server's JSON instead of a summary")
 	return cf
 }
@@ -50,11 +48,10 @@ func (e *env) client(cf *clientFlags) (*client.Client, error) {
 		}
 	}
 	if token == "" {
-		data, err := os.ReadFile(filepath.Join(cf.dataDir, adminTokenFile))
-		if err != nil {
-			return nil, usagef("no token: pass --token, set OTPD_TOKEN, or run where %s holds the admin token", filepath.Join(cf.dataDir, adminTokenFile))
+		var err error
+		if token, err = adminTokenFromDataDir(cf.dataDir); err != nil {
+			return nil, err
 		}
-		token = strings.TrimSpace(string(data))
 	}
 	return client.New(strings.TrimRight(cf.server, "/"), token, client.WithUserAgent("otpd-cli/"+version)), nil
 }

@@ -134,7 +134,7 @@ var serveSettings = []setting{
 	stringSetting("store", "OTPD_STORE", "store: empty for the SQLite file in the data dir, a file path for SQLite elsewhere, or a postgres:// DSN", func(c *serveConfig) *string { return &c.Store }),
 	stringSetting("keyring", "OTPD_KEYRING", "keyring file (the keys codes are derived and hashed with); default <data-dir>/keyring.json, created on first start; nodes sharing a store must share it; re-read on SIGHUP (or give the keyring JSON itself in OTPD_KEYRING_JSON)", func(c *serveConfig) *string { return &c.Keyring }),
 	{"config", "OTPD_CONFIG", "config file (.yaml, .yml or .toml) with any of these settings; flags and env vars win over it", nil, nil},
-	stringSetting("admin-token", "OTPD_ADMIN_TOKEN", "admin bearer token; when unset, read from or generated into <data-dir>/admin-token", func(c *serveConfig) *string { return &c.AdminToken }),
+	stringSetting("admin-token", "OTPD_ADMIN_TOKEN", "admin bearer token; when unset, one is generated on first start, printed once and only its hash kept in <data-dir>/admin-token.sha256", func(c *serveConfig) *string { return &c.AdminToken }),
 	{"dev", "OTPD_DEV", "dev mode: every channel delivers to the dev inbox at /dev/inbox and /dev/messages (never use in production)",
 		func(c *serveConfig) any { return c.Dev },
 		func(c *serveConfig, v string) error {

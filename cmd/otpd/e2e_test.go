@@ -134,14 +134,29 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
+var generatedTokenRe = regexp.MustCompile(`Generated an admin token \(shown once; only its hash is kept, in (\S+)\):\n  (\S+)\n`)
+
+// adminToken returns the admin token the server printed when it generated
+// it, and checks that the data directory keeps only its hash, privately.
 func (s *server) adminToken(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "admin-token"))
+	var m []string
+	require.Eventually(t, func() bool {
+		m = generatedTokenRe.FindStringSubmatch(s.stdout.String())
+		return m != nil
+	}, 10*time.Second, 5*time.Millisecond, "a generated admin token is printed once")
+	require.Equal(t, filepath.Join(s.dataDir, "admin-token.sha256"), m[1])
+	info, err := os.Stat(m[1])
 	require.NoError(t, err)
-	info, err := os.Stat(filepath.Join(s.dataDir, "admin-token"))
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the admin token hash file is private")
+	entries, err := os.ReadDir(s.dataDir)
 	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the admin token file is private")
-	return strings.TrimSpace(string(data))
+	for _, e := range entries {
+		if data, err := os.ReadFile(filepath.Join(s.dataDir, e.Name())); err == nil {
+			require.NotContains(t, string(data), m[2], "%s must not hold the admin token in clear", e.Name())
+		}
+	}
+	return m[2]
 }
 
 // The first standalone run of six digits: the default code, in any template.
@@ -171,9 +186,8 @@ func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
-	admin := client.New(srv.url, srv.adminToken(t))
-	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), srv.adminToken(t)) },
-		5*time.Second, 5*time.Millisecond, "a generated admin token is printed once")
+	adminToken := srv.adminToken(t)
+	admin := client.New(srv.url, adminToken)
 
 	require.NoError(t, admin.Healthz(ctx))
 	require.NoError(t, admin.Readyz(ctx))
@@ -248,6 +262,8 @@ func TestEndToEnd(t *testing.T) {
 	srv.stop(t)
 	srv2 := startServer(t, dataDir)
 	require.NotContains(t, srv2.stdout.String(), "Generated an admin token", "the stored token is reused")
+	_, err = client.New(srv2.url, adminToken).ListServices(ctx, client.ListOptions{})
+	require.NoError(t, err, "the admin token still works after a restart: its hash was kept")
 	got, err := backend.GetVerification(ctx, svc.ID, v.ID)
 	require.Error(t, err, "the old server is gone")
 	backend = client.New(srv2.url, key.Secret)
@@ -262,7 +278,7 @@ func TestEndToEnd(t *testing.T) {
 	srv2.stop(t)
 	logs := srv.stderr.String() + srv2.stderr.String()
 	require.Contains(t, logs, "level=DEBUG", "the test must see debug logs to mean anything")
-	for _, secret := range []string{code, code2, code3, to, "+447700900124", "+447700900126", key.Secret, srv.adminToken(t)} {
+	for _, secret := range []string{code, code2, code3, to, "+447700900124", "+447700900126", key.Secret, adminToken} {
 		require.NotContains(t, logs, secret)
 	}
 }
@@ -271,9 +287,11 @@ func TestCLI(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
+	adminToken := srv.adminToken(t)
+	tokenEnv := "OTPD_ADMIN_TOKEN=" + adminToken
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "OTPD_SERVER="+srv.url, "OTPD_DATA_DIR="+dataDir, "OTPD_TOKEN=", "OTPD_ADMIN_TOKEN=")
+		cmd.Env = append(os.Environ(), "OTPD_SERVER="+srv.url, "OTPD_DATA_DIR="+dataDir, "OTPD_TOKEN=", tokenEnv)
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
@@ -282,7 +300,15 @@ func TestCLI(t *testing.T) {
 		}
 		return out.String(), nil
 	}
-	out, err := run("service", "create", "--name", "Acme Bank", "--channels", "sms,email")
+	// The data directory keeps only a hash of the generated token: without
+	// a token the CLI says where to get one.
+	tokenEnv = "OTPD_ADMIN_TOKEN="
+	out, err := run("service", "list")
+	require.Error(t, err)
+	require.Contains(t, out, "keeps only a hash of the admin token; pass --token or set OTPD_ADMIN_TOKEN")
+	tokenEnv = "OTPD_ADMIN_TOKEN=" + adminToken
+
+	out, err = run("service", "create", "--name", "Acme Bank", "--channels", "sms,email")
 	require.NoError(t, err, out)
 	svcID := regexp.MustCompile(`svc_[0-9a-z]{26}`).FindString(out)
 	require.NotEmpty(t, svcID, out)

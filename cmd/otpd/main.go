@@ -68,8 +68,8 @@ Usage:
   otpd version                            print the version
 
 Commands that talk to a running server take --server (OTPD_SERVER, default
-http://127.0.0.1:8080) and --token (OTPD_TOKEN; else OTPD_ADMIN_TOKEN; else the
-admin-token file in --data-dir).
+http://127.0.0.1:8080) and --token (OTPD_TOKEN; else OTPD_ADMIN_TOKEN, the token
+otpd serve printed once when it generated it).
 `
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

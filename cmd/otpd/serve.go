@@ -33,9 +33,8 @@ import (
 )
 
 const (
-	adminTokenFile = "admin-token"
-	keyringFile    = "keyring.json"
-	databaseFile   = "otpd.db"
+	keyringFile  = "keyring.json"
+	databaseFile = "otpd.db"
 )
 
 // serve runs the server until ctx ends (SIGINT or SIGTERM), then shuts down
@@ -59,7 +58,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	adminToken, generated, err := loadAdminToken(cfg)
+	admin, err := loadAdminToken(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -145,7 +144,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Keyring:            keyring,
 		Channels:           channels,
 		Renderer:           message.New(),
-		AdminToken:         adminToken,
+		AdminTokenHash:     admin.hash[:],
 		Notify:             dispatcher.Notify,
 		Handoff:            dispatcher,
 		RegionLocale:       message.LocaleForRegion,
@@ -220,9 +219,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	base := "http://" + ln.Addr().String()
-	if generated {
-		fmt.Fprintf(e.stdout, "Generated an admin token (shown once; stored in %s):\n  %s\n",
-			filepath.Join(cfg.DataDir, adminTokenFile), adminToken)
+	if admin.generated {
+		fmt.Fprintf(e.stdout, "Generated an admin token (shown once; only its hash is kept, in %s):\n  %s\n",
+			filepath.Join(cfg.DataDir, adminTokenHashFile), admin.token)
 	}
 	if cfg.Dev {
 		fmt.Fprintf(e.stdout, "otpd dev mode: API %s — dev inbox %s/dev/inbox\n", base, base)
@@ -430,34 +429,6 @@ func loadKeyring(path string) (*otpd.Keyring, error) {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	return k, nil
-}
-
-// loadAdminToken returns the configured admin token, else the one stored in
-// the data directory, else a new one that it stores. generated says it is
-// new, so serve prints it once.
-func loadAdminToken(cfg serveConfig) (token string, generated bool, err error) {
-	if cfg.AdminToken != "" {
-		return cfg.AdminToken, false, nil
-	}
-	path := filepath.Join(cfg.DataDir, adminTokenFile)
-	data, err := os.ReadFile(path)
-	if err == nil {
-		token = strings.TrimSpace(string(data))
-		if len(token) < 16 {
-			return "", false, fmt.Errorf("%s: the admin token is too short; delete the file to generate a new one", path)
-		}
-		return token, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	token = otpd.NewAdminToken()
-	if err := createSecretFile(path, []byte(token+"\n")); errors.Is(err, fs.ErrExist) {
-		return loadAdminToken(cfg) // another process made one first
-	} else if err != nil {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	return token, true, nil
 }
 
 // createSecretFile creates path with data, mode 0600, unless it exists
