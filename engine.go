@@ -310,6 +310,7 @@ func (e *Engine) CreateService(ctx context.Context, s *Service) (*Service, error
 	if err := e.store.CreateService(ctx, s); err != nil {
 		return nil, fmt.Errorf("create service: %w", err)
 	}
+	e.audit(ctx, AuditServiceCreate, s.ID, s.ID, map[string]any{"name": s.Name})
 	return s, nil
 }
 
@@ -329,6 +330,8 @@ func (e *Engine) UpdateService(ctx context.Context, id string, fn func(*Service)
 	if err != nil {
 		return nil, err
 	}
+	before := *s
+	before.Channels, before.Countries, before.SafeList = slices.Clone(s.Channels), slices.Clone(s.Countries), slices.Clone(s.SafeList)
 	if err := fn(s); err != nil {
 		return nil, err
 	}
@@ -340,13 +343,22 @@ func (e *Engine) UpdateService(ctx context.Context, id string, fn func(*Service)
 		return nil, fmt.Errorf("update service: %w", err)
 	}
 	e.forgetService(id)
+	fields := serviceChanges(&before, s)
+	if fields == nil {
+		fields = []string{}
+	}
+	e.audit(ctx, AuditServiceUpdate, s.ID, s.ID, map[string]any{"fields": fields})
 	return s, nil
 }
 
 // DeleteService removes a service with its keys and verifications.
 func (e *Engine) DeleteService(ctx context.Context, id string) error {
 	defer e.forgetService(id)
-	return e.store.DeleteService(ctx, id)
+	if err := e.store.DeleteService(ctx, id); err != nil {
+		return err
+	}
+	e.audit(ctx, AuditServiceDelete, id, id, nil)
+	return nil
 }
 
 // CreateKey makes a service key and returns it with its secret, which is
@@ -373,6 +385,7 @@ func (e *Engine) CreateKey(ctx context.Context, serviceID, name string) (*Key, s
 	if err := e.store.CreateKey(ctx, k); err != nil {
 		return nil, "", fmt.Errorf("create key: %w", err)
 	}
+	e.audit(ctx, AuditKeyCreate, serviceID, k.ID, map[string]any{"name": k.Name})
 	return k, secret, nil
 }
 
@@ -386,7 +399,11 @@ func (e *Engine) ListKeys(ctx context.Context, serviceID string) ([]*Key, error)
 
 // RevokeKey deletes a key; requests with it fail from then on.
 func (e *Engine) RevokeKey(ctx context.Context, serviceID, keyID string) error {
-	return e.store.DeleteKey(ctx, serviceID, keyID)
+	if err := e.store.DeleteKey(ctx, serviceID, keyID); err != nil {
+		return err
+	}
+	e.audit(ctx, AuditKeyRevoke, serviceID, keyID, nil)
+	return nil
 }
 
 // CheckKeyring makes sure this node's keyring agrees with the keys other

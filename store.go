@@ -166,6 +166,15 @@ type Store interface {
 	// has none yet, and returns the recorded fingerprint of every id in
 	// fps (the given one, or the one recorded before by any node).
 	RegisterKeyFingerprints(ctx context.Context, fps map[string]string) (map[string]string, error)
+
+	// ---- Audit log (audit.go) ----
+
+	// AppendAudit appends an entry to the audit log. Entries are never
+	// updated or deleted, and outlive the service they name.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// ListAudit returns the entries that match f, newest (last appended)
+	// first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }
 
 // ClaimedMessage identifies a message leased for delivery.

@@ -222,6 +222,18 @@ func TestOpenAPIConformance(t *testing.T) {
 	run(step{op: "DELETE /v1/services/{sid}/keys/{kid}", path: "/v1/services/" + sid + "/keys/" + noKey, token: adminToken, status: 404})
 	run(step{op: "DELETE /v1/services/{sid}/keys/{kid}", path: "/v1/services/" + sid + "/keys/" + noKey, token: spare, status: 401})
 
+	// Audit log: what the steps above did as admin.
+	audit := run(step{op: "GET /v1/audit", path: "/v1/audit?service_id=" + sid + "&limit=2", token: adminToken, status: 200})
+	require.Len(t, audit["data"], 2)
+	require.Equal(t, "admin", audit["data"].([]any)[0].(map[string]any)["actor"], "recorded under the request's principal")
+	require.NotNil(t, audit["next_cursor"])
+	run(step{op: "GET /v1/audit", path: "/v1/audit?cursor=" + audit["next_cursor"].(string), token: adminToken, status: 200})
+	run(step{op: "GET /v1/audit", path: "/v1/audit?action=service.update&since=2020-01-01T00:00:00Z", token: adminToken, status: 200})
+	run(step{op: "GET /v1/audit", path: "/v1/audit?action=Service", token: adminToken, status: 400, badRequest: true})
+	run(step{op: "GET /v1/audit", path: "/v1/audit?since=yesterday", token: adminToken, status: 400, badRequest: true})
+	run(step{op: "GET /v1/audit", path: "/v1/audit?service_id=" + sid, token: secret, status: 401})
+	run(step{op: "GET /v1/audit", path: "/v1/audit", status: 401, badRequest: true})
+
 	// Verifications.
 	vpathS := func(rest ...string) string { return vpath(sid, rest...) }
 	txn := map[string]any{"amount": "125.00", "currency": "EUR", "payee": "ACME Shop"}

@@ -61,6 +61,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, acc access, ep
 	if err != nil {
 		return s.errorResponse(r, err)
 	}
+	// The engine records admin actions in the audit log under whoever
+	// this request acts for.
+	ctx = otpd.WithPrincipal(ctx, c.principal)
 	if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodPut {
 		if c.body, err = readBody(w, r); err != nil {
 			return s.errorResponse(r, err)
