@@ -61,7 +61,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	// Personal data is sealed with the keyring's current key; the ref lets
+	// a reloaded keyring take over without reopening the store.
+	sealer := otpd.NewSealerRef(keyring)
+	store, err := openStore(ctx, cfg, sealer)
 	if err != nil {
 		return err
 	}
@@ -368,7 +371,7 @@ type storeCloser interface {
 	otpd.IdempotencyStore
 }
 
-func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
+func openStore(ctx context.Context, cfg serveConfig, sealer otpd.Sealer) (storeCloser, error) {
 	dsn := cfg.Store
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -376,7 +379,7 @@ func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
 		// server for as long as the kernel lets it.
 		openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		s, err := postgres.Open(openCtx, dsn)
+		s, err := postgres.Open(openCtx, dsn, postgres.WithSealer(sealer))
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -385,7 +388,7 @@ func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
 		dsn = filepath.Join(cfg.DataDir, databaseFile)
 	}
 	dsn = strings.TrimPrefix(dsn, "sqlite://")
-	s, err := sqlite.Open(ctx, dsn)
+	s, err := sqlite.Open(ctx, dsn, sqlite.WithSealer(sealer))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
