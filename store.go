@@ -99,6 +99,12 @@ type Store interface {
 	// messages) created before t that are no longer pending, and returns
 	// how many it deleted.
 	PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error)
+	// EraseDestination deletes, in one transaction, everything of the
+	// service about one destination: its verifications whose ToKey is one
+	// of toKeys (whatever their status), with their messages, references
+	// and events, and the remembered responses whose Subject is one of
+	// toKeys. Erasing a destination with nothing stored is not an error.
+	EraseDestination(ctx context.Context, serviceID string, toKeys []string) (Erasure, error)
 
 	// Events. CreateVerification and UpdateVerification write the
 	// verification's Events in their transaction: an event whose service
@@ -235,4 +241,8 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 	LockedUntil time.Time // an in-progress record is abandoned after this
 	Taken       bool      // set on a returned record that was taken over
+	// Subject is the blind index (Verification.ToKey) of the destination
+	// the remembered response is about, if any, so that erasing a
+	// destination's data finds it. Written by CompleteIdempotencyKey.
+	Subject string
 }

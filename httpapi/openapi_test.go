@@ -353,6 +353,15 @@ func TestOpenAPIConformance(t *testing.T) {
 	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 204})
 	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 404})
 
+	// Erasure of a destination.
+	erase := func(to string) string { return "/v1/services/" + sid + "/destinations/" + url.PathEscape(to) }
+	erased := run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("+447700900123"), token: secret, status: 200})
+	require.Positive(t, erased["verifications"])
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: "/v1/services/" + sid + "/destinations/%2B447700900123", token: adminToken, status: 200})
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("07700 900123"), token: secret, status: 400})
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("+447700900123"), token: otherKey, status: 404})
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("+447700900123"), token: "", status: 401, badRequest: true})
+
 	// Expiry at read time.
 	v3id := run(step{op: "POST /v1/services/{sid}/verifications", path: vpathS(), token: secret, status: 201, body: map[string]any{"to": "+447700900126", "ttl_seconds": 60}})["id"].(string)
 	b.clock.Advance(61 * time.Second)

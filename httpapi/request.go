@@ -41,6 +41,10 @@ type call struct {
 	principal otpd.Principal
 	sid       string // the {sid} path value, when the route has one
 	body      []byte
+	// subject is the blind index of the destination the response is
+	// about, set by endpoints that answer with a verification, so that a
+	// remembered response is erased with the destination's other data.
+	subject string
 }
 
 // endpoint handles a call. It returns the status and the value to encode

@@ -119,6 +119,7 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 	m.Handle("POST /v1/services/{sid}/verifications/{vid}/resend", s.api(serviceScoped, s.resendVerification))
 	m.Handle("POST /v1/services/{sid}/verifications/{vid}/cancel", s.api(serviceScoped, s.cancelVerification))
 	m.Handle("POST /v1/services/{sid}/verification-checks", s.api(serviceScoped, s.checkDestination))
+	m.Handle("DELETE /v1/services/{sid}/destinations/{to}", s.api(serviceScoped, s.eraseDestination))
 
 	m.Handle("POST /v1/services/{sid}/devices", s.api(serviceScoped, s.registerDevice))
 	m.Handle("GET /v1/services/{sid}/devices", s.api(serviceScoped, s.listDevices))

@@ -32,8 +32,8 @@ const (
 	sqlGetIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
 	WHERE scope = $1 AND key = $2`
 	sqlCompleteIdempotency = `UPDATE idempotency_keys
-	SET completed = true, status_code = $1, header = $2, body = $3, locked_until = NULL
-	WHERE scope = $4 AND key = $5`
+	SET completed = true, status_code = $1, header = $2, body = $3, locked_until = NULL, subject = $4
+	WHERE scope = $5 AND key = $6`
 	sqlReleaseIdempotency = `DELETE FROM idempotency_keys
 	WHERE scope = $1 AND key = $2 AND NOT completed`
 	// Skipping locked rows, as the verification batches do (see
@@ -117,7 +117,7 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, rec *otpd.Idempotenc
 		return fmt.Errorf("postgres: complete idempotency key: %w", err)
 	}
 	err = s.execOne(ctx, "idempotency key", rec.Key, sqlCompleteIdempotency,
-		rec.StatusCode, rec.Header, body, rec.Scope, rec.Key)
+		rec.StatusCode, rec.Header, body, rec.Subject, rec.Scope, rec.Key)
 	if err != nil {
 		return fmt.Errorf("postgres: complete idempotency key: %w", err)
 	}

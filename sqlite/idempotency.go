@@ -20,7 +20,7 @@ const (
 	sqlLockIdempotency = `UPDATE idempotency_keys SET locked_until = ?
 	WHERE scope = ? AND key = ?`
 	sqlCompleteIdempotency = `UPDATE idempotency_keys
-	SET completed = 1, status_code = ?, header = ?, body = ?, locked_until = NULL
+	SET completed = 1, status_code = ?, header = ?, body = ?, locked_until = NULL, subject = ?
 	WHERE scope = ? AND key = ?`
 	sqlReleaseIdempotency = `DELETE FROM idempotency_keys
 	WHERE scope = ? AND key = ? AND completed = 0`
@@ -93,7 +93,7 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, rec *otpd.Idempotenc
 			return err
 		}
 		return execOne(tx, "idempotency key", rec.Key, sqlCompleteIdempotency,
-			rec.StatusCode, rec.Header, body, rec.Scope, rec.Key)
+			rec.StatusCode, rec.Header, body, rec.Subject, rec.Scope, rec.Key)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: complete idempotency key: %w", err)

@@ -62,6 +62,7 @@ Usage:
   otpd service create|list [flags]        manage services (needs the admin token)
   otpd key create|list|revoke [flags]     manage a service's API keys (needs the admin token)
   otpd verify start|check|status [flags]  start, check and inspect verifications
+  otpd erase --service SVC --to DEST      erase everything kept about a destination (GDPR)
   otpd smsc [flags]                       run the SMSC simulator (SMPP server + HTTP listing)
   otpd version                            print the version
 
@@ -89,6 +90,8 @@ func (e *env) run(ctx context.Context, args []string) error {
 		return e.keyCmd(ctx, args[1:])
 	case "verify":
 		return e.verifyCmd(ctx, args[1:])
+	case "erase":
+		return e.eraseCmd(ctx, args[1:])
 	case "smsc":
 		return e.smscCmd(ctx, args[1:])
 	case "version", "--version", "-version":
