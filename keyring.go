@@ -29,9 +29,9 @@ type ringKey struct {
 	id        string
 	secret    []byte
 	createdAt time.Time
-	code      []byte // subkey: code derivation
-	hash      []byte // subkey: code hashing
-	index     []byte // subkey: blind index of destinations
+	code      []byte      // subkey: code derivation
+	hash      []byte      // subkey: code hashing
+	index     []byte      // subkey: blind index of destinations
 	seal      cipher.AEAD // subkey: AES-256-GCM for personal data at rest
 }
 
