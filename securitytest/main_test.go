@@ -63,9 +63,15 @@ func setup(t *testing.T, p client.CreateServiceParams, serveArgs ...string) *tes
 // keyOf returns a client with a new key of a service.
 func (b *testBundle) keyOf(t *testing.T, sid string) *client.Client {
 	t.Helper()
+	return client.New(b.srv.URL, b.newKey(t, sid), client.WithMaxRetries(0))
+}
+
+// newKey creates a key of a service and returns its secret.
+func (b *testBundle) newKey(t *testing.T, sid string) string {
+	t.Helper()
 	k, err := b.admin.CreateKey(t.Context(), sid, "backend")
 	require.NoError(t, err)
-	return client.New(b.srv.URL, k.Secret, client.WithMaxRetries(0))
+	return k.Secret
 }
 
 // webOTPRe finds the code on the WebOTP line ("@acme.example #123456")

@@ -24,7 +24,7 @@ type PersonalData struct {
 	Plain []string
 }
 
-// WritePersonalData writes a verification (destination, client IP), its
+// WritePersonalData writes a service (its webhook secret), a verification (destination, client IP), its
 // event (whose payload repeats the destination), a push device (token) and
 // a remembered API response (holding the destination), each with values
 // unique to this call, and reads them back to check they come out whole.
@@ -59,7 +59,7 @@ func WritePersonalData(t *testing.T, s Store) PersonalData {
 	p.Idempotency.Body = []byte(`{"to":"` + to + `","body":"idem-` + tag + `"}`)
 	require.NoError(t, s.CompleteIdempotencyKey(ctx, p.Idempotency))
 
-	p.Plain = []string{to, to[1:], v.ClientIP, p.Device.Token, "event-" + tag, "idem-" + tag + `"}`}
+	p.Plain = []string{to, to[1:], v.ClientIP, p.Device.Token, "event-" + tag, "idem-" + tag + `"}`, p.Service.WebhookSecret}
 	p.CheckReadsBack(t, s)
 	return p
 }
@@ -69,6 +69,9 @@ func WritePersonalData(t *testing.T, s Store) PersonalData {
 func (p PersonalData) CheckReadsBack(t *testing.T, s Store) {
 	t.Helper()
 	ctx := context.Background()
+	svc, err := s.GetService(ctx, p.Service.ID)
+	require.NoError(t, err)
+	require.Equal(t, p.Service.WebhookSecret, svc.WebhookSecret)
 	v, err := s.GetVerification(ctx, p.Service.ID, p.Verification.ID)
 	require.NoError(t, err)
 	require.Equal(t, p.Verification.To, v.To)
