@@ -39,6 +39,8 @@ type testBundle struct {
 	admin *client.Client
 	svc   *client.Service
 	key   *client.Client // a key of svc
+	// keySecret is key's secret.
+	keySecret string
 }
 
 // setup starts a server and creates a service with the given settings.
@@ -56,7 +58,8 @@ func setup(t *testing.T, p client.CreateServiceParams, serveArgs ...string) *tes
 	var err error
 	b.svc, err = b.admin.CreateService(t.Context(), p)
 	require.NoError(t, err)
-	b.key = b.keyOf(t, b.svc.ID)
+	b.keySecret = b.newKey(t, b.svc.ID)
+	b.key = client.New(srv.URL, b.keySecret, client.WithMaxRetries(0))
 	return b
 }
 
@@ -95,6 +98,31 @@ func (b *testBundle) code(t *testing.T, to string, n int) string {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("no message %d to %s arrived", n, to)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// alphanumericCodeRe finds a code of the alphanumeric alphabet, ten long.
+var alphanumericCodeRe = regexp.MustCompile(`\b[2-9A-HJ-NP-Z]{10}\b`)
+
+// emailCode waits for the e-mail to an address in the dev inbox and
+// returns the ten-character alphanumeric code in it.
+func (b *testBundle) emailCode(t *testing.T, to string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		msgs, err := b.srv.Inbox(ctx, to)
+		require.NoError(t, err)
+		if len(msgs) > 0 {
+			m := alphanumericCodeRe.FindString(msgs[0].Text)
+			require.NotEmpty(t, m, "no code in %q", msgs[0].Text)
+			return m
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no e-mail to %s arrived", to)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

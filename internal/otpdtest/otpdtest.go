@@ -44,7 +44,8 @@ type Server struct {
 	DataDir    string
 	AdminToken string
 	cmd        *exec.Cmd
-	log        *Buffer
+	log        *Buffer // stderr: the structured log
+	stdout     *Buffer // the dev inbox's console lines, in --dev
 	done       chan error
 }
 
@@ -79,9 +80,9 @@ func Start(t *testing.T, bin, adminToken string, extra ...string) *Server {
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--dev", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN="+adminToken, "OTPD_CONFIG=")
-	s := &Server{DataDir: dataDir, AdminToken: adminToken, cmd: cmd, log: &Buffer{}, done: make(chan error, 1)}
+	s := &Server{DataDir: dataDir, AdminToken: adminToken, cmd: cmd, log: &Buffer{}, stdout: &Buffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
-	cmd.Stdout = s.log
+	cmd.Stdout = s.stdout
 	cmd.Stderr = io.MultiWriter(s.log, pw)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting otpd: %v", err)
@@ -115,8 +116,13 @@ func Start(t *testing.T, bin, adminToken string, extra ...string) *Server {
 	return s
 }
 
-// Log returns what the server wrote to stdout and stderr so far.
+// Log returns the structured log (stderr) the server wrote so far.
 func (s *Server) Log() string { return s.log.String() }
+
+// Stdout returns what the server wrote to stdout so far: in --dev, each
+// message the dev inbox received, code and all, for the developer at the
+// console; nothing otherwise.
+func (s *Server) Stdout() string { return s.stdout.String() }
 
 // Stop sends SIGTERM and waits for a clean exit.
 func (s *Server) Stop(t *testing.T) {
