@@ -4,21 +4,29 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log"
+	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd/client"
 	"github.com/otpd/otpd/internal/testca"
 	"github.com/otpd/otpd/internal/tlsconfig"
+	"github.com/otpd/otpd/smsc"
 )
 
 // The API over HTTPS with a certificate from a private CA: the Go client
@@ -140,6 +148,179 @@ func TestServeRefusesBadTLS(t *testing.T) {
 			last := lines[len(lines)-1]
 			require.True(t, strings.HasPrefix(last, "otpd: "), last)
 			require.Contains(t, last, tc.want)
+		})
+	}
+}
+
+// startSMTPSink runs an SMTP server over implicit TLS on 127.0.0.1 (the
+// sink of TestEmailOverSMTP).
+func startSMTPSink(t *testing.T, cfg *tls.Config) (*smtpSink, string) {
+	t.Helper()
+	sink := &smtpSink{}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "mx.test"
+	srv.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return sink, ln.Addr().String()
+}
+
+// received says how many messages the sink has.
+func (s *smtpSink) received() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
+}
+
+// startTLSSMSC runs the SMSC simulator behind TLS on 127.0.0.1.
+func startTLSSMSC(t *testing.T, cfg *tls.Config) (*smsc.Server, string) {
+	t.Helper()
+	srv := smsc.New(smsc.Config{SystemID: "otpd", Password: "secret", Logger: slog.New(slog.DiscardHandler)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ctx, tls.NewListener(ln, cfg))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return srv, ln.Addr().String()
+}
+
+// Outbound TLS verifies every peer: with the system's roots only, otpd
+// refuses a Twilio, an smpps:// SMSC, an SMTP server and a webhook
+// receiver whose certificates a private CA issued; with tls_ca_file naming
+// that CA it sends to all four; a route's own tls_ca_file replaces the
+// global one for that route.
+func TestOutboundTLSTrust(t *testing.T) {
+	t.Parallel()
+	ca, other := testca.New("private CA"), testca.New("some other CA")
+	dir := t.TempDir()
+	caFile, otherFile := ca.WriteFile(dir), other.WriteFile(dir)
+
+	tests := []struct {
+		name            string
+		global, smppOwn string
+		trusted         bool // twilio, email and the webhook
+		smppTrusted     bool
+	}{
+		{"system roots only", "", "", false, false},
+		{"global tls_ca_file", caFile, "", true, true},
+		{"a route's own tls_ca_file wins", otherFile, caFile, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			leaf := ca.Issue("peer")
+			twilio := twilioAPI("https://otp.example.com/v1/callbacks/twilio/us")
+			twilio.tls = leaf.ServerConfig()
+			startFakeProvider(t, twilio)
+			smscSrv, smscAddr := startTLSSMSC(t, leaf.ServerConfig())
+			sink, smtpAddr := startSMTPSink(t, leaf.ServerConfig())
+			var hooks atomic.Int64
+			receiver := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				hooks.Add(1)
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			receiver.TLS = leaf.ServerConfig()
+			receiver.Config.ErrorLog = log.New(io.Discard, "", 0)
+			receiver.StartTLS()
+			t.Cleanup(receiver.Close)
+
+			config := filepath.Join(t.TempDir(), "otpd.yaml")
+			require.NoError(t, os.WriteFile(config, []byte(`
+public_url: https://otp.example.com
+tls_ca_file: "`+tt.global+`"
+email:
+  url: smtps://`+smtpAddr+`?from=otp@acme.example
+sms:
+  routes:
+    - name: us
+      type: twilio
+      prefixes: ["+1"]
+      account_sid: `+twilioSID+`
+      auth_token: `+twilioToken+`
+      from: "`+twilioFrom+`"
+      base_url: `+twilio.url+`
+    - name: uk
+      prefixes: ["+44"]
+      smpp: smpps://otpd:secret@`+smscAddr+`
+      tls_ca_file: "`+tt.smppOwn+`"
+`), 0o600))
+			srv := startServerArgs(t, t.TempDir(), "--config", config, "--admin-token", providersAdmin, "--delivery-lease", "4s")
+			c := client.New(srv.url, providersAdmin)
+			svc, err := c.CreateService(ctx, client.CreateServiceParams{Name: "Acme", Channels: []string{"sms", "email"}, WebhookURL: receiver.URL + "/hook"})
+			require.NoError(t, err)
+			vUS, err := c.StartVerification(ctx, svc.ID, client.StartParams{To: "+12025550123"})
+			require.NoError(t, err)
+			_, err = c.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
+			require.NoError(t, err)
+			vMail, err := c.StartVerification(ctx, svc.ID, client.StartParams{To: "ana@example.com"})
+			require.NoError(t, err)
+
+			// refused waits until a send of the verification failed on the
+			// peer's certificate.
+			refused := func(vid string) {
+				t.Helper()
+				require.Eventually(t, func() bool {
+					for line := range strings.Lines(srv.stderr.String()) {
+						if strings.Contains(line, "send failed") && strings.Contains(line, vid) && strings.Contains(line, "certificate") {
+							return true
+						}
+					}
+					return false
+				}, 20*time.Second, 20*time.Millisecond, "no certificate error for %s\n%s", vid, srv.stderr.String())
+			}
+			if tt.smppTrusted {
+				require.Eventually(t, func() bool { return len(smscSrv.Messages("+447700900123")) == 1 }, 20*time.Second, 20*time.Millisecond)
+			} else {
+				// A bind that fails is not logged by the transmitter;
+				// readiness says why the route is down.
+				require.Eventually(t, func() bool {
+					res, err := http.Get(srv.url + "/readyz")
+					if err != nil {
+						return false
+					}
+					defer res.Body.Close()
+					body, _ := io.ReadAll(res.Body)
+					return strings.Contains(string(body), "certificate signed by unknown authority")
+				}, 20*time.Second, 20*time.Millisecond, "the uk route is down on the SMSC's certificate")
+				require.Empty(t, smscSrv.Messages(""))
+			}
+			if tt.trusted {
+				twilio.waitFor(t, "+12025550123")
+				require.Eventually(t, func() bool { return sink.received() == 1 }, 20*time.Second, 20*time.Millisecond)
+				require.Eventually(t, func() bool { return hooks.Load() > 0 }, 20*time.Second, 20*time.Millisecond)
+				return
+			}
+			refused(vUS.ID)
+			refused(vMail.ID)
+			require.Eventually(t, func() bool {
+				evs, err := c.ListEvents(ctx, svc.ID, client.EventListParams{})
+				require.NoError(t, err)
+				for _, e := range evs.Data {
+					if e.Delivery.LastError != nil && strings.Contains(*e.Delivery.LastError, "certificate") {
+						return true
+					}
+				}
+				return false
+			}, 20*time.Second, 20*time.Millisecond, "a webhook POST refused on the receiver's certificate")
+			require.Zero(t, hooks.Load())
+			require.Zero(t, sink.received())
 		})
 	}
 }
