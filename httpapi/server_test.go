@@ -95,6 +95,19 @@ func TestSecurityHeaders(t *testing.T) {
 		require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), path)
 		require.Equal(t, "no-store", r.Header.Get("Cache-Control"), path)
 	}
+
+	// The answers that carry a secret, shown once: the service's
+	// webhook_secret and a key's secret.
+	for _, post := range []struct{ path, secret string }{
+		{"/v1/services", "webhook_secret"},
+		{"/v1/services/" + sid + "/keys", "secret"},
+	} {
+		r := b.do(t, "POST", post.path, adminToken, map[string]any{"name": "X"})
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+		require.NotEmpty(t, r.JSON(t)[post.secret], post.path)
+		require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), post.path)
+		require.Equal(t, "no-store", r.Header.Get("Cache-Control"), post.path)
+	}
 }
 
 func TestMounts(t *testing.T) {

@@ -222,6 +222,9 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 			if err != nil {
 				return pc, usagef("push.apns: tls_ca_file: %v", err)
 			}
+			if err := loopbackIfPlain("base_url", a.BaseURL); err != nil {
+				return pc, usagef("push.apns: %v", err)
+			}
 			s, err := apns.New(apns.Config{KeyID: a.KeyID, TeamID: a.TeamID, Key: key, Topic: a.Topic, Sandbox: a.Sandbox, BaseURL: a.BaseURL, RootCAs: roots})
 			if err != nil {
 				return pc, usagef("push.apns: %v", err)
@@ -236,6 +239,9 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 			roots, err := trust(cfg.TLSCAFile, f.TLSCAFile)
 			if err != nil {
 				return pc, usagef("push.fcm: tls_ca_file: %v", err)
+			}
+			if err := loopbackIfPlain("base_url", f.BaseURL); err != nil {
+				return pc, usagef("push.fcm: %v", err)
 			}
 			s, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, ProjectID: f.ProjectID, BaseURL: f.BaseURL, HTTPClient: tlsconfig.HTTPClient(roots)})
 			if err != nil {
@@ -269,6 +275,9 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 		if err != nil {
 			return pc, usagef("whatsapp: tls_ca_file: %v", err)
 		}
+		if err := loopbackIfPlain("base_url", w.BaseURL); err != nil {
+			return pc, usagef("whatsapp: %v", err)
+		}
 		templates := &serviceTemplates{store: store, cache: map[string]cachedTemplate{}}
 		ch, err := whatsapp.New(whatsapp.Config{
 			PhoneNumberID: w.PhoneNumberID, AccessToken: token, AppSecret: appSecret, VerifyToken: verify,
@@ -300,6 +309,11 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 		roots, err := trust(cfg.TLSCAFile, r.TLSCAFile)
 		if err != nil {
 			return pc, usagef("rcs: tls_ca_file: %v", err)
+		}
+		for key, u := range map[string]string{"base_url": r.BaseURL, "token_url": r.TokenURL} {
+			if err := loopbackIfPlain(key, u); err != nil {
+				return pc, usagef("rcs: %v", err)
+			}
 		}
 		// The client also fetches the OAuth tokens from Google.
 		ch, err := rcs.New(rcs.Config{ServiceAccountJSON: sa, AgentID: r.AgentID, ClientToken: clientToken,

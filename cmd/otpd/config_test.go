@@ -270,6 +270,8 @@ func TestConfigSMSRouteErrors(t *testing.T) {
 			"twilio: set from or messaging_service_sid, not both"},
 		{"bad base_url", twilioRoute(sid + token + from + "      base_url: https://api.twilio.com/2010-04-01\n"), nil, nil,
 			"twilio: base_url must be a scheme and host"},
+		{"plain base_url off loopback", twilioRoute(sid + token + from + "      base_url: http://api.twilio.com\n"), nil, nil,
+			"base_url: plain http:// is allowed for a loopback host only"},
 		{"vonage without key", vonageRoute("      api_secret: " + testAPISecret + "\n      from: Acme\n"), nil, nil, "sms.routes[0] (uk): api_key is required"},
 		{"vonage without secret", vonageRoute("      api_key: abcd\n      from: Acme\n"), nil, nil, "sms.routes[0] (uk): api_secret (or api_secret_env) is required"},
 		{"vonage without sender", vonageRoute("      api_key: abcd\n      api_secret: " + testAPISecret + "\n"), nil, nil, "sms.routes[0] (uk): from is required"},

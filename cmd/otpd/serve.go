@@ -56,6 +56,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The global outbound CA bundle, checked here so that a bad one is
+	// named as such rather than as the first section that uses it.
+	outboundRoots, err := trust(cfg.TLSCAFile, "")
+	if err != nil {
+		return usagef("--tls-ca-file: %v", err)
+	}
 	var reloadables []reloadable
 	if cert != nil {
 		reloadables = append(reloadables, certReloadable(cert))
@@ -144,13 +150,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
-	webhookRoots, err := trust(cfg.TLSCAFile, "")
-	if err != nil {
-		return usagef("--tls-ca-file: %v", err)
-	}
 	webhooks := webhook.New(webhook.Config{
 		Store:     store,
-		RootCAs:   webhookRoots,
+		RootCAs:   outboundRoots,
 		Body:      httpapi.EventBody,
 		Timeout:   cfg.WebhookTimeout,
 		Workers:   cfg.WebhookWorkers,

@@ -184,6 +184,9 @@ func (rc smsRouteConfig) spec(publicURL string, getenv func(string) string) (sms
 			return s, fmt.Errorf("a %s route needs public_url (--public-url, OTPD_PUBLIC_URL): the address %s posts delivery status to", s.kind, providerTitle(s.kind))
 		}
 	}
+	if err := loopbackIfPlain("base_url", rc.BaseURL); err != nil {
+		return s, err
+	}
 	var err error
 	switch s.kind {
 	case routeSMPP:

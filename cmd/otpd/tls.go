@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/otpd/otpd/internal/tlsconfig"
@@ -96,4 +99,23 @@ func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, rs []reloadable, 
 			log.Info("reloaded", append([]any{"what", r.name}, attrs...)...)
 		}
 	}
+}
+
+// loopbackIfPlain refuses a provider's base URL (a test knob) that is
+// plain http:// to another machine: the request would carry the account's
+// credentials and the code across the network in clear text. Plain HTTP
+// stays allowed on loopback, where tests and local mocks run.
+func loopbackIfPlain(key, raw string) error {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || u.Scheme != "http" {
+		return nil // empty, https, or malformed (the channel's own check explains it)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s: plain http:// is allowed for a loopback host only; use https://", key)
 }

@@ -132,7 +132,7 @@ func TestServeRefusesBadTLS(t *testing.T) {
 		{"missing key file", []string{"--tls-cert", aCert, "--tls-key", filepath.Join(dir, "none.key")}, "no such file"},
 		{"key of another certificate", []string{"--tls-cert", aCert, "--tls-key", bKey}, "private key does not match public key"},
 		{"client CA not PEM", []string{"--tls-cert", aCert, "--tls-key", aKey, "--tls-client-ca", notPEM}, "--tls-client-ca: ca file " + notPEM + ": no PEM certificate"},
-		{"outbound CA not PEM", []string{"--tls-ca-file", notPEM}, "no PEM certificate"},
+		{"outbound CA not PEM", []string{"--tls-ca-file", notPEM}, "--tls-ca-file: ca file " + notPEM + ": no PEM certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

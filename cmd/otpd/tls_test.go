@@ -1,0 +1,60 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Channel sections' transport settings are checked at start: a CA file
+// without a certificate, or a plain-HTTP API address off this machine,
+// stops otpd with the section and key named.
+func TestChannelTransportErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
+	sa := filepath.Join(dir, "sa.json")
+	require.NoError(t, os.WriteFile(sa, []byte("{}"), 0o600))
+
+	tests := []struct {
+		name, file, want string
+	}{
+		{"email CA file", "email:\n  url: smtps://127.0.0.1:465?from=otp@acme.example\n  tls_ca_file: " + notPEM + "\n",
+			"email: tls_ca_file: ca file " + notPEM + ": no PEM certificate"},
+		{"whatsapp plain base_url", "public_url: https://otp.example.com\nwhatsapp:\n  phone_number_id: \"1\"\n  access_token: t\n  app_secret: s\n  verify_token: v\n  template: otp\n  base_url: http://graph.example.com\n",
+			"whatsapp: base_url: plain http:// is allowed for a loopback host only"},
+		{"rcs plain token_url", "public_url: https://otp.example.com\nrcs:\n  agent_id: a@rbm.goog\n  service_account_file: " + sa + "\n  client_token: c\n  token_url: http://oauth.example.com/token\n",
+			"rcs: token_url: plain http:// is allowed for a loopback host only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, _ := testEnv(nil)
+			cfg, err := e.loadServeConfig([]string{"--config", writeConfig(t, tt.file)})
+			require.NoError(t, err)
+			_, err = buildChannels(cfg, nil, e.getenv, slog.New(slog.DiscardHandler))
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestLoopbackIfPlain(t *testing.T) {
+	t.Parallel()
+	for raw, ok := range map[string]bool{
+		"":                          true,
+		"https://api.twilio.com":    true,
+		"http://127.0.0.1:8080":     true,
+		"http://[::1]:8080":         true,
+		"http://localhost:8080":     true,
+		"http://api.twilio.com":     false,
+		"http://10.0.0.1":           false,
+		"http://127.0.0.1.nip.io:1": false,
+	} {
+		err := loopbackIfPlain("base_url", raw)
+		require.Equal(t, ok, err == nil, "%s: %v", raw, err)
+	}
+}
