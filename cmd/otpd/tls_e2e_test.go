@@ -110,6 +110,19 @@ func TestServeTLSAndReloadOnSIGHUP(t *testing.T) {
 	srv.stop(t)
 }
 
+// SIGHUP without anything to reload is logged and harmless: its default
+// action, ending the process, would take the server down.
+func TestSIGHUPWithoutTLS(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool {
+		return strings.Contains(srv.stderr.String(), "SIGHUP: nothing to reload")
+	}, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, client.New(srv.url, srv.adminToken(t)).Healthz(context.Background()))
+	srv.stop(t)
+}
+
 // Bad TLS settings stop the start with a one-line reason.
 func TestServeRefusesBadTLS(t *testing.T) {
 	t.Parallel()
