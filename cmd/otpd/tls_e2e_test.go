@@ -123,6 +123,25 @@ func TestSIGHUPWithoutTLS(t *testing.T) {
 	srv.stop(t)
 }
 
+// A client that sends its headers slowly (slowloris) is cut off after the
+// server's ReadHeaderTimeout (5 s) rather than held open.
+func TestSlowHeadersAreCut(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: otpd\r\n") // and never the blank line
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, conn.SetReadDeadline(start.Add(20*time.Second)))
+	_, err = io.ReadAll(conn) // returns when the server closes the connection
+	require.NoError(t, err, "the server closed the connection (not the test's deadline)")
+	took := time.Since(start)
+	require.Greater(t, took, 4*time.Second, "the server waited for the rest of the headers")
+	require.Less(t, took, 15*time.Second)
+}
+
 // Bad TLS settings stop the start with a one-line reason.
 func TestServeRefusesBadTLS(t *testing.T) {
 	t.Parallel()
