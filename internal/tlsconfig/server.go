@@ -13,9 +13,7 @@ package tlsconfig
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 )
@@ -45,9 +43,15 @@ func Load(certFile, keyFile string) (*Certificate, error) {
 func (c *Certificate) Reload() error {
 	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
-		return fmt.Errorf("tls certificate %s, key %s: %w", c.certFile, c.keyFile, readable(err))
+		return fmt.Errorf("tls certificate %s, key %s: %w", c.certFile, c.keyFile, err)
 	}
-	leaf := pair.Leaf // parsed by LoadX509KeyPair
+	leaf := pair.Leaf // parsed by LoadX509KeyPair, unless GODEBUG x509keypairleaf=0
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return fmt.Errorf("tls certificate %s: %w", c.certFile, err)
+		}
+		pair.Leaf = leaf
+	}
 	now := c.now()
 	switch {
 	case now.After(leaf.NotAfter):
@@ -57,16 +61,6 @@ func (c *Certificate) Reload() error {
 	}
 	c.current.Store(&pair)
 	return nil
-}
-
-// readable shortens crypto/tls's errors, which are long and name PEM
-// internals, to what an operator can act on.
-func readable(err error) error {
-	var pathErr *os.PathError
-	if errors.As(err, &pathErr) {
-		return pathErr
-	}
-	return err
 }
 
 // Leaf returns the certificate presented now, parsed: its serial number
