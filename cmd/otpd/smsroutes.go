@@ -389,6 +389,12 @@ func buildSMS(smscCtx context.Context, cfg serveConfig, inbox *devinbox.Inbox,
 			log.Info("sms route", "route", r.Name, "smsc", sp.smpp.String(), "prefixes", r.Prefixes, "priority", r.Priority,
 				"binds", sp.smpp.Binds, "window", sp.smpp.Window, "dlr_id", sp.smpp.Options.IDs.String())
 		}
+		if sp.kind == routeSMPP && !sp.smpp.TLS && !isLoopbackAddr(sp.smpp.Addr) {
+			// Allowed (many SMSCs sit on a private link or VPN), but the
+			// password and every code cross it in clear text.
+			log.Warn("sms route over plain smpp:// to another host: the bind password and codes are not encrypted; use smpps:// unless the link is private",
+				"route", r.Name)
+		}
 		routes = append(routes, r)
 	}
 	router, err := sms.NewRouter(routes)

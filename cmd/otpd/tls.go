@@ -110,12 +110,23 @@ func loopbackIfPlain(key, raw string) error {
 	if raw == "" || err != nil || u.Scheme != "http" {
 		return nil // empty, https, or malformed (the channel's own check explains it)
 	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if isLoopbackHost(u.Hostname()) {
 		return nil
 	}
 	return fmt.Errorf("%s: plain http:// is allowed for a loopback host only; use https://", key)
+}
+
+// isLoopbackHost reports whether host (no port) names this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// isLoopbackAddr reports whether a host:port address is on this machine.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && isLoopbackHost(host)
 }

@@ -69,6 +69,12 @@ func TestLoopbackIfPlain(t *testing.T) {
 		err := loopbackIfPlain("base_url", raw)
 		require.Equal(t, ok, err == nil, "%s: %v", raw, err)
 	}
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:2775": true, "[::1]:2775": true, "localhost:2775": true,
+		"smsc.example:2775": false, "10.1.2.3:2775": false, "127.0.0.1": false,
+	} {
+		require.Equal(t, ok, isLoopbackAddr(addr), addr)
+	}
 }
 
 // The RCS channel's token requests to Google's OAuth endpoint verify its
