@@ -146,10 +146,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 
-	if _, pattern := s.mux.Handler(r); pattern == "" {
-		s.unrouted(sw, r)
+	// Every body is bounded here, mounted handlers' (provider callbacks)
+	// included, whatever each does itself; one announced as larger is
+	// refused before any handler runs.
+	if r.ContentLength > maxRequestBytes {
+		writeResponse(sw, s.errorResponse(r, tooLarge(maxRequestBytes)))
 	} else {
-		s.mux.ServeHTTP(sw, r)
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(sw, r.Body, maxRequestBytes)
+		}
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			s.unrouted(sw, r)
+		} else {
+			s.mux.ServeHTTP(sw, r)
+		}
 	}
 
 	route := r.Pattern // set by the mux; never the raw path, which holds ids

@@ -38,6 +38,17 @@ type serveConfig struct {
 	DeliveryLease   time.Duration `yaml:"delivery_lease" toml:"delivery_lease"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
 
+	// TLSCert and TLSKey serve the API over HTTPS (both or neither),
+	// reloaded on SIGHUP; TLSClientCA, when set, requires client
+	// certificates issued by those CAs (mutual TLS).
+	TLSCert     string `yaml:"tls_cert" toml:"tls_cert"`
+	TLSKey      string `yaml:"tls_key" toml:"tls_key"`
+	TLSClientCA string `yaml:"tls_client_ca" toml:"tls_client_ca"`
+	// TLSCAFile is a PEM bundle of CAs that outbound connections (SMTP,
+	// SMPP, HTTP providers, webhooks) trust besides the system's roots; a
+	// channel section's or SMS route's own tls_ca_file replaces it there.
+	TLSCAFile string `yaml:"tls_ca_file" toml:"tls_ca_file"`
+
 	WebhookRetryWindow time.Duration `yaml:"webhook_retry_window" toml:"webhook_retry_window"`
 	WebhookTimeout     time.Duration `yaml:"webhook_timeout" toml:"webhook_timeout"`
 	WebhookWorkers     int           `yaml:"webhook_workers" toml:"webhook_workers"`
@@ -156,6 +167,10 @@ var serveSettings = []setting{
 	durationSetting("webhook-retry-window", "OTPD_WEBHOOK_RETRY_WINDOW", "how long a webhook event is retried before it is given up (at least 24h)", func(c *serveConfig) *time.Duration { return &c.WebhookRetryWindow }),
 	durationSetting("webhook-timeout", "OTPD_WEBHOOK_TIMEOUT", "how long one webhook POST may take, the receiver's answer included", func(c *serveConfig) *time.Duration { return &c.WebhookTimeout }),
 	intSetting("webhook-workers", "OTPD_WEBHOOK_WORKERS", "webhook POSTs in flight at once on this node", func(c *serveConfig) *int { return &c.WebhookWorkers }),
+	stringSetting("tls-cert", "OTPD_TLS_CERT", "serve the API over HTTPS with this PEM certificate chain (with --tls-key); SIGHUP reloads both files", func(c *serveConfig) *string { return &c.TLSCert }),
+	stringSetting("tls-key", "OTPD_TLS_KEY", "the PEM private key of --tls-cert", func(c *serveConfig) *string { return &c.TLSKey }),
+	stringSetting("tls-client-ca", "OTPD_TLS_CLIENT_CA", "PEM bundle of CAs whose client certificates the API requires (mutual TLS); needs --tls-cert", func(c *serveConfig) *string { return &c.TLSClientCA }),
+	stringSetting("tls-ca-file", "OTPD_TLS_CA_FILE", "PEM bundle of private CAs that outbound TLS (SMTP, SMPP, providers, webhooks) trusts besides the system's roots", func(c *serveConfig) *string { return &c.TLSCAFile }),
 	durationSetting("shutdown-timeout", "OTPD_SHUTDOWN_TIMEOUT", "how long a SIGINT/SIGTERM shutdown waits for requests and sends in flight", func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout }),
 }
 
@@ -320,6 +335,12 @@ func (c *serveConfig) validate() error {
 		return usagef("--public-url %q: %v", c.PublicURL, err)
 	}
 	c.PublicURL = u
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return usagef("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		return usagef("--tls-client-ca needs --tls-cert and --tls-key: client certificates are asked for over TLS")
+	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return usagef("--admin-token must be at least 16 characters")
 	}

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +47,26 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(e, cfg)
+	// SIGHUP reloads what can be reloaded (reloadOnSignal) rather than
+	// ending the process, its default; caught from the start so that one
+	// sent early does not kill a starting server.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	cert, tlsCfg, err := apiTLS(cfg)
+	if err != nil {
+		return err
+	}
+	// The global outbound CA bundle, checked here so that a bad one is
+	// named as such rather than as the first section that uses it.
+	outboundRoots, err := trust(cfg.TLSCAFile, "")
+	if err != nil {
+		return usagef("--tls-ca-file: %v", err)
+	}
+	var reloadables []reloadable
+	if cert != nil {
+		reloadables = append(reloadables, certReloadable(cert))
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -134,6 +156,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	webhooks := webhook.New(webhook.Config{
 		Store:     store,
+		RootCAs:   outboundRoots,
 		Body:      httpapi.EventBody,
 		Timeout:   cfg.WebhookTimeout,
 		Workers:   cfg.WebhookWorkers,
@@ -199,14 +222,18 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if inbox != nil {
 		apiCfg.Mounts["/dev/"] = inbox.Handler()
 	}
-	api := httpapi.New(apiCfg)
+	var handler http.Handler = httpapi.New(apiCfg)
+	if tlsCfg != nil {
+		handler = strictTransport(handler)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -215,6 +242,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	base := "http://" + ln.Addr().String()
+	if tlsCfg != nil {
+		base = "https://" + ln.Addr().String()
+		leaf := cert.Leaf()
+		log.Info("tls", "cert", cfg.TLSCert, "serial", leaf.SerialNumber.Text(16), "not_after", leaf.NotAfter.UTC(), "client_certificates", cfg.TLSClientCA != "")
+	}
 	if generated {
 		fmt.Fprintf(e.stdout, "Generated an admin token (shown once; stored in %s):\n  %s\n",
 			filepath.Join(cfg.DataDir, adminTokenFile), adminToken)
@@ -222,7 +254,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if cfg.Dev {
 		fmt.Fprintf(e.stdout, "otpd dev mode: API %s — dev inbox %s/dev/inbox\n", base, base)
 	}
-	log.Info("otpd listening", "addr", ln.Addr().String(), "version", version, "dev", cfg.Dev, "data_dir", cfg.DataDir)
+	log.Info("otpd listening", "addr", ln.Addr().String(), "version", version, "tls", tlsCfg != nil, "dev", cfg.Dev, "data_dir", cfg.DataDir)
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -236,6 +268,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		delivery.Options{Workers: 4, Lease: time.Minute, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	wg.Go(func() { _ = fallbacks.Run(workCtx, engine.Fallback) })
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
+	wg.Go(func() { reloadOnSignal(workCtx, hup, reloadables, log) })
 	// Messages queued on other nodes wake this node's dispatcher at once
 	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
 	if l, ok := store.(interface {
@@ -245,7 +278,13 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the certificate comes from tlsCfg
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	select {
 	case err = <-serveErr:
