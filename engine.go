@@ -41,6 +41,7 @@ type Engine struct {
 	sendTO        time.Duration
 	obs           Observer
 	log           *slog.Logger
+	guard         FraudGuard // nil: no fraud screening
 }
 
 // Config is what an Engine needs.
@@ -84,6 +85,9 @@ type Config struct {
 	// zero. It must stay below the dispatcher's lease, or a slow send may
 	// be claimed and sent again by another worker.
 	SendTimeout time.Duration
+	// Guard screens starts for fraud and is told of starts and approvals
+	// (package fraud). Optional: nil screens nothing.
+	Guard FraudGuard
 	// Now is the clock; time.Now when nil. Tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -136,6 +140,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		sendTO:        cfg.SendTimeout,
 		obs:           cfg.Observer,
 		log:           cfg.Logger,
+		guard:         cfg.Guard,
 	}
 	if e.channels == nil {
 		e.channels = map[ChannelName]Channel{}

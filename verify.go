@@ -108,6 +108,12 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 			return nil, err
 		}
 	}
+	// Fraud guard: refuse blocked number ranges (no store read).
+	if e.guard != nil {
+		if err := e.guard.Screen(ctx, svc, dest, e.Now()); err != nil {
+			return nil, err
+		}
+	}
 
 	now := e.Now()
 	v := &Verification{
@@ -161,6 +167,9 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	h.give(v, m)
 	e.notifyEvents()
 	e.obs.VerificationStarted(channel)
+	if e.guard != nil { // fraud guard: count the start
+		e.guard.Started(svc.ID, dest, now)
+	}
 	return v, nil
 }
 
@@ -388,6 +397,11 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 	}
 	if v.Status != StatusPending {
 		e.notifyEvents()
+	}
+	if valid && e.guard != nil { // fraud guard: credit the approval to the start
+		if dest, err := ParseDestination(v.To); err == nil {
+			e.guard.Approved(v.ServiceID, dest, v.CreatedAt)
+		}
 	}
 	switch {
 	case valid:

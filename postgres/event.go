@@ -89,11 +89,16 @@ func queueInsertEvents(b *pgx.Batch, v *otpd.Verification) error {
 		if e.ServiceID != v.ServiceID || e.VerificationID != v.ID {
 			return fmt.Errorf("event %s is not of verification %s", e.ID, v.ID)
 		}
-		args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), ts(e.CreatedAt), nonNil(e.Data)},
-			deliveryArgs(e.Delivery)...)
-		b.Queue(sqlInsertEvent, append(args, e.ServiceID)...)
+		b.Queue(sqlInsertEvent, eventArgs(e)...)
 	}
 	return nil
+}
+
+// eventArgs returns the arguments of sqlInsertEvent for e.
+func eventArgs(e *otpd.Event) []any {
+	args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), ts(e.CreatedAt), nonNil(e.Data)},
+		deliveryArgs(e.Delivery)...)
+	return append(args, e.ServiceID)
 }
 
 // scanEvent reads a row of eventColumns.
