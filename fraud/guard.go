@@ -122,6 +122,37 @@ func New(cfg Config) (*Guard, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("fraud: Config.Store is required")
 	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NotifyEvents == nil {
+		cfg.NotifyEvents = func() {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Guard{
+		cfg:     cfg,
+		pending: map[counterKey]*counts{},
+		active:  map[string][]*otpd.Block{},
+	}, nil
+}
+
+// Check reports whether the settings of cfg (all but Store, which it does
+// not need) are valid, with zero fields taking their defaults: a
+// configuration can be checked before a store is opened.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// withDefaults returns c with zero fields set to their defaults, checked.
+func (c Config) withDefaults() (Config, error) {
+	cfg := c
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -144,23 +175,7 @@ func New(cfg Config) (*Guard, error) {
 	if len(cfg.Durations) == 0 {
 		cfg.Durations = DefaultDurations
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.NotifyEvents == nil {
-		cfg.NotifyEvents = func() {}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Guard{
-		cfg:     cfg,
-		pending: map[counterKey]*counts{},
-		active:  map[string][]*otpd.Block{},
-	}, nil
+	return cfg, cfg.validate()
 }
 
 func (c *Config) validate() error {
@@ -179,6 +194,8 @@ func (c *Config) validate() error {
 		return errors.New("fraud: escalation window must not be negative")
 	case c.FlushInterval < 0 || c.SweepInterval < 0 || c.RefreshInterval < 0:
 		return errors.New("fraud: intervals must be positive")
+	case c.WebhookRetryWindow < 0:
+		return errors.New("fraud: webhook retry window must not be negative")
 	}
 	for _, d := range c.Durations {
 		if d < time.Second {
