@@ -335,6 +335,13 @@ func TestConfigFraud(t *testing.T) {
 	require.Equal(t, []time.Duration{10 * time.Minute, 2 * time.Hour}, gc.Durations)
 	require.Equal(t, 10*time.Second, gc.SweepInterval)
 
+	tomlPath := filepath.Join(t.TempDir(), "otpd.toml")
+	require.NoError(t, os.WriteFile(tomlPath, []byte("[fraud]\nmaturity = \"5m\"\nblock_durations = [\"10m\", \"2h\"]\n"), 0o600))
+	c, err = e.loadServeConfig([]string{"--config", tomlPath})
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Minute, c.Fraud.Maturity)
+	require.Equal(t, []time.Duration{10 * time.Minute, 2 * time.Hour}, c.Fraud.BlockDurations)
+
 	c, err = e.loadServeConfig([]string{"--config", writeConfig(t, "fraud:\n  enabled: false\n")})
 	require.NoError(t, err)
 	require.False(t, c.Fraud.enabled())
