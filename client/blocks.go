@@ -132,45 +132,51 @@ func blockPath(sid, bid string) string {
 	return servicePath(sid) + "/blocks/" + url.PathEscape(bid)
 }
 
-// decodeEventData decodes an event's data: the block of a fraud.* event,
-// else the verification.
-func decodeEventData(typ string, data json.RawMessage, v *Verification, b **Block) error {
-	if len(data) == 0 || string(data) == "null" {
+// eventHead is what decides how an event's data decodes.
+type eventHead struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// decodeEvent decodes b into plain (an event type without its
+// UnmarshalJSON) and returns its head, for dataInto.
+func decodeEvent(b []byte, plain any) (eventHead, error) {
+	var h eventHead
+	if err := json.Unmarshal(b, plain); err != nil {
+		return h, err
+	}
+	return h, json.Unmarshal(b, &h)
+}
+
+// dataInto puts the block of a fraud.* event into b (and clears v, which
+// decoding b into the event filled with what fitted), or leaves v as
+// decoded.
+func (h eventHead) dataInto(v *Verification, b **Block) error {
+	if !strings.HasPrefix(h.Type, "fraud.") || len(h.Data) == 0 || string(h.Data) == "null" {
 		return nil
 	}
-	if strings.HasPrefix(typ, "fraud.") {
-		*b = new(Block)
-		return json.Unmarshal(data, *b)
-	}
-	return json.Unmarshal(data, v)
+	*v, *b = Verification{}, new(Block)
+	return json.Unmarshal(h.Data, *b)
 }
 
 // UnmarshalJSON decodes data into Block for fraud.* events, else into
 // Data.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	type plain Event
-	var raw struct {
-		plain
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	h, err := decodeEvent(b, (*plain)(e))
+	if err != nil {
 		return err
 	}
-	*e = Event(raw.plain)
-	return decodeEventData(e.Type, raw.Data, &e.Data, &e.Block)
+	return h.dataInto(&e.Data, &e.Block)
 }
 
 // UnmarshalJSON decodes data into Block for fraud.* events, else into
 // Data.
 func (e *WebhookEvent) UnmarshalJSON(b []byte) error {
 	type plain WebhookEvent
-	var raw struct {
-		plain
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	h, err := decodeEvent(b, (*plain)(e))
+	if err != nil {
 		return err
 	}
-	*e = WebhookEvent(raw.plain)
-	return decodeEventData(e.Type, raw.Data, &e.Data, &e.Block)
+	return h.dataInto(&e.Data, &e.Block)
 }

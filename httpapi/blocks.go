@@ -122,13 +122,19 @@ func (s *Server) listBlocks(ctx context.Context, c *call) (int, any, error) {
 		func(b *otpd.Block) blockJSON { return toBlockJSON(b, now) }), nil
 }
 
-// GET /v1/services/{sid}/blocks/{bid}
-func (s *Server) getBlock(ctx context.Context, c *call) (int, any, error) {
+// blockByID returns the guard and the {bid} of the path.
+func (s *Server) blockByID(c *call) (BlockAdmin, string, error) {
 	g, err := s.blockAdmin()
 	if err != nil {
-		return 0, nil, err
+		return nil, "", err
 	}
 	bid, err := pathID(c.r, "bid", otpd.PrefixBlock)
+	return g, bid, err
+}
+
+// GET /v1/services/{sid}/blocks/{bid}
+func (s *Server) getBlock(ctx context.Context, c *call) (int, any, error) {
+	g, bid, err := s.blockByID(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -168,11 +174,7 @@ func (s *Server) createBlock(ctx context.Context, c *call) (int, any, error) {
 // answers 200 with it; a block that is not active (expired, lifted, or
 // none) is 404, so lifting twice is harmless.
 func (s *Server) liftBlock(ctx context.Context, c *call) (int, any, error) {
-	g, err := s.blockAdmin()
-	if err != nil {
-		return 0, nil, err
-	}
-	bid, err := pathID(c.r, "bid", otpd.PrefixBlock)
+	g, bid, err := s.blockByID(c)
 	if err != nil {
 		return 0, nil, err
 	}
