@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -539,5 +540,41 @@ func TestRun(t *testing.T) {
 			}
 		}
 		require.EqualValues(t, 1, gb)
+	})
+}
+
+// failingStore fails AddConversions while fail is set.
+type failingStore struct {
+	otpd.Store
+	mu   sync.Mutex
+	fail bool
+}
+
+func (s *failingStore) AddConversions(ctx context.Context, d []otpd.ConversionDelta) error {
+	s.mu.Lock()
+	fail := s.fail
+	s.mu.Unlock()
+	if fail {
+		return errors.New("store down")
+	}
+	return s.Store.AddConversions(ctx, d)
+}
+
+// Counts a flush could not write are kept for the next one.
+func TestFlushKeepsCountsOnFailure(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, s otpd.Store) {
+		fs := &failingStore{Store: s, fail: true}
+		b := setup(t, fs)
+		b.traffic(t, b.g, 30, pumped, never)
+		require.Error(t, b.g.Flush(b.ctx))
+		b.traffic(t, b.g, 30, pumped, never)
+		fs.mu.Lock()
+		fs.fail = false
+		fs.mu.Unlock()
+		b.traffic(t, b.g, 100, legitLV, always)
+		made := b.settle(t, b.g, maturity+time.Minute)
+		require.Len(t, made, 1, "the 60 starts of both flushes add up")
+		require.EqualValues(t, 60, made[0].Started)
 	})
 }
