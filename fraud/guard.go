@@ -115,6 +115,14 @@ type Guard struct {
 	// must apply again.
 	changes []change
 	gen     int64
+
+	// run is Run's state, for Close.
+	run struct {
+		sync.Mutex
+		started bool
+		cancel  context.CancelFunc
+		done    chan struct{}
+	}
 }
 
 // New returns a guard for cfg.
@@ -648,7 +656,21 @@ func invalid(param, format string, args ...any) error {
 // until ctx ends; then it flushes once more (with a few seconds of its
 // own) so that a node stopping loses no counts. Errors are logged: the
 // guard keeps going on the next tick.
+//
+// Run may be called once; Close stops it.
 func (g *Guard) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	g.run.Lock()
+	if g.run.started {
+		g.run.Unlock()
+		return errors.New("fraud: Run called twice")
+	}
+	g.run.started, g.run.cancel, g.run.done = true, cancel, done
+	g.run.Unlock()
+
 	if err := g.Refresh(ctx); err != nil && ctx.Err() == nil {
 		g.cfg.Logger.WarnContext(ctx, "fraud guard", "err", err)
 	}
@@ -676,4 +698,18 @@ func (g *Guard) Run(ctx context.Context) error {
 			g.cfg.Logger.WarnContext(ctx, "fraud guard", "err", err)
 		}
 	}
+}
+
+// Close stops Run, if it runs, and waits until it has flushed what it
+// counted and returned.
+func (g *Guard) Close() error {
+	g.run.Lock()
+	cancel, done := g.run.cancel, g.run.done
+	g.run.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	return nil
 }

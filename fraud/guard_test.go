@@ -527,10 +527,14 @@ func TestRun(t *testing.T) {
 			return g.Screen(b.ctx, b.svc, dest(t, pumped(1)), time.Now()) != nil
 		}, 10*time.Second, 10*time.Millisecond)
 
-		// Counts made just before the stop are flushed by it.
+		require.Error(t, g.Run(ctx), "Run runs once")
+
+		// Counts made just before the stop are flushed by it; Close
+		// returns once Run has.
 		g.Started(b.svc.ID, dest(t, legitGB(1)), time.Now())
-		cancel()
+		require.NoError(t, g.Close())
 		require.NoError(t, <-done)
+		cancel()
 		stats, err := s.ConversionStats(b.ctx, time.Now().Add(-time.Minute), time.Now().Add(time.Minute), 1)
 		require.NoError(t, err)
 		var gb int64
