@@ -30,6 +30,11 @@
 // starts get through before the block is bounded by the attack's rate
 // times (Bucket + Maturity + SweepInterval), plus MinVolume.
 //
+// Maturity must be longer than the time people take to enter a code.
+// A service whose codes live for hours (delivery hand-over codes, up to
+// three days) and are entered late would look like pumping to the guard:
+// put its legitimate ranges on its SafeList, or raise Maturity.
+//
 // Only buckets that begin at or after the end of a key's last block
 // count (the store applies the cut-off), so a block an admin lifted, or
 // one that expired, is not made again from the traffic that made it.
