@@ -172,6 +172,44 @@ type Store interface {
 	// has none yet, and returns the recorded fingerprint of every id in
 	// fps (the given one, or the one recorded before by any node).
 	RegisterKeyFingerprints(ctx context.Context, fps map[string]string) (map[string]string, error)
+
+	// ---- Fraud guard (package fraud): conversion counters and blocks ----
+	// Counters and blocks belong to their service: DeleteService removes
+	// them. They hold number prefixes and regions, never a destination.
+
+	// AddConversions adds each delta's counts to its counter bucket,
+	// creating the bucket at zero, in one transaction. Deltas of a
+	// service that does not exist (deleted meanwhile) are dropped without
+	// an error. Concurrent calls, from any node, add up.
+	AddConversions(ctx context.Context, deltas []ConversionDelta) error
+	// ConversionStats sums, per service, scope and key, the counter
+	// buckets that begin at or after from and before to, and returns the
+	// sums whose Started is at least minStarted. A bucket counts only if
+	// it begins at or after the EndedAt of every block of its key, so
+	// that a key with an active block has no stats and a lifted or ended
+	// block is not made again from the traffic that made it.
+	ConversionStats(ctx context.Context, from, to time.Time, minStarted int64) ([]ConversionStat, error)
+	// PurgeConversions deletes up to limit counter buckets that begin
+	// before t and returns how many it deleted.
+	PurgeConversions(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// CreateBlock inserts b, and ev (when not nil) in the same
+	// transaction as events are written for verifications, unless the
+	// service has a block of b's scope and key active at b.CreatedAt:
+	// then it inserts nothing and returns that block as existing. Of
+	// concurrent calls for one key, on any node, at most one inserts.
+	// It fails with ErrNotFound when the service does not exist.
+	CreateBlock(ctx context.Context, b *Block, ev *Event) (existing *Block, err error)
+	// GetBlock returns a block of the service.
+	GetBlock(ctx context.Context, serviceID, id string) (*Block, error)
+	// ListBlocks returns the blocks matching f, newest first.
+	ListBlocks(ctx context.Context, f BlockFilter) ([]*Block, error)
+	// LiftBlock records b.LiftedAt and b.LiftedBy on the block of
+	// b.ServiceID with b.ID, and writes ev (when not nil) in the same
+	// transaction, if the block is active at b.LiftedAt. It fails with
+	// ErrNotFound when there is no such block or it is no longer active
+	// (lifted or expired), and then writes nothing.
+	LiftBlock(ctx context.Context, b *Block, ev *Event) error
 }
 
 // ClaimedMessage identifies a message leased for delivery.

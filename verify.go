@@ -108,7 +108,6 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 			return nil, err
 		}
 	}
-
 	now := e.Now()
 	if err := e.screen(ctx, svc, dest, append([]ChannelName{channel}, fallback...), now); err != nil {
 		return nil, err

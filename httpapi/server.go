@@ -38,6 +38,9 @@ type Config struct {
 	// authentication; without them their paths are 404. A pattern that
 	// conflicts with an API route panics, as http.ServeMux.Handle does.
 	Mounts map[string]http.Handler
+	// Blocks serves the fraud blocks endpoints (package fraud's Guard).
+	// When nil they answer 404: the guard is off.
+	Blocks BlockAdmin
 	// Now is the clock for idempotency records and read-time statuses;
 	// the engine's clock when nil.
 	Now func() time.Time
@@ -53,6 +56,7 @@ type Server struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	metrics *metrics
+	blocks  BlockAdmin
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -71,6 +75,7 @@ func New(cfg Config) *Server {
 		details: cfg.Details,
 		now:     cfg.Now,
 		mux:     http.NewServeMux(),
+		blocks:  cfg.Blocks,
 	}
 	if s.idem == nil {
 		s.idem, _ = cfg.Engine.Store().(otpd.IdempotencyStore)
@@ -111,6 +116,11 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 	m.Handle("POST /v1/services/{sid}/keys", s.api(adminService, s.createKey))
 	m.Handle("GET /v1/services/{sid}/keys", s.api(adminService, s.listKeys))
 	m.Handle("DELETE /v1/services/{sid}/keys/{kid}", s.api(adminService, s.revokeKey))
+
+	m.Handle("GET /v1/services/{sid}/blocks", s.api(adminService, s.listBlocks))
+	m.Handle("POST /v1/services/{sid}/blocks", s.api(adminService, s.createBlock))
+	m.Handle("GET /v1/services/{sid}/blocks/{bid}", s.api(adminService, s.getBlock))
+	m.Handle("DELETE /v1/services/{sid}/blocks/{bid}", s.api(adminService, s.liftBlock))
 
 	m.Handle("POST /v1/services/{sid}/verifications", s.api(serviceScoped, s.startVerification))
 	m.Handle("GET /v1/services/{sid}/verifications", s.api(serviceScoped, s.listVerifications))

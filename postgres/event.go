@@ -89,15 +89,24 @@ func queueInsertEvents(sl otpd.Sealer, b *pgx.Batch, v *otpd.Verification) error
 		if e.ServiceID != v.ServiceID || e.VerificationID != v.ID {
 			return fmt.Errorf("event %s is not of verification %s", e.ID, v.ID)
 		}
-		data, err := otpd.SealEventData(sl, e)
+		args, err := eventArgs(sl, e)
 		if err != nil {
-			return fmt.Errorf("event %s: %w", e.ID, err)
+			return err
 		}
-		args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), ts(e.CreatedAt), nonNil(data)},
-			deliveryArgs(e.Delivery)...)
-		b.Queue(sqlInsertEvent, append(args, e.ServiceID)...)
+		b.Queue(sqlInsertEvent, args...)
 	}
 	return nil
+}
+
+// eventArgs returns the arguments of sqlInsertEvent for e, its data sealed.
+func eventArgs(sl otpd.Sealer, e *otpd.Event) ([]any, error) {
+	data, err := otpd.SealEventData(sl, e)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), ts(e.CreatedAt), nonNil(data)},
+		deliveryArgs(e.Delivery)...)
+	return append(args, e.ServiceID), nil
 }
 
 // scanEvent reads a row of eventColumns.

@@ -86,15 +86,24 @@ func insertEvents(tx *txn, v *otpd.Verification) error {
 		if e.ServiceID != v.ServiceID || e.VerificationID != v.ID {
 			return fmt.Errorf("event %s is not of verification %s", e.ID, v.ID)
 		}
-		data, err := otpd.SealEventData(tx.sealer, e)
-		if err != nil {
-			return fmt.Errorf("event %s: %w", e.ID, err)
+		if err := insertEvent(tx, e); err != nil {
+			return err
 		}
-		args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), millis(e.CreatedAt), nonNil(data)},
-			deliveryArgs(e.Delivery)...)
-		if _, err := tx.exec(sqlInsertEvent, append(args, e.ServiceID)...); err != nil {
-			return fmt.Errorf("event %s: %w", e.ID, err)
-		}
+	}
+	return nil
+}
+
+// insertEvent writes one event, disabled when its service has no
+// webhook_url.
+func insertEvent(tx *txn, e *otpd.Event) error {
+	data, err := otpd.SealEventData(tx.sealer, e)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), millis(e.CreatedAt), nonNil(data)},
+		deliveryArgs(e.Delivery)...)
+	if _, err := tx.exec(sqlInsertEvent, append(args, e.ServiceID)...); err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
 	}
 	return nil
 }

@@ -255,11 +255,13 @@ var (
 		sqlInsertDevice, sqlDeleteDevice, sqlMarkDeviceDead,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
+		sqlAddConversion, sqlPurgeConversions, sqlServiceExists, sqlActiveBlock, sqlInsertBlock, sqlLiftBlock,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
 		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices,
+		sqlConversionStats, sqlGetBlock,
 	}
 )
 

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Devices", func(t *testing.T) { t.Parallel(); testDevices(t, newStore) })
 	t.Run("KeyFingerprints", func(t *testing.T) { t.Parallel(); testKeyFingerprints(t, newStore) })
 	t.Run("EraseDestination", func(t *testing.T) { t.Parallel(); testEraseDestination(t, newStore) })
+	t.Run("Fraud", func(t *testing.T) { t.Parallel(); testFraud(t, newStore) })
 }
 
 // testBundle is what a subtest works with.

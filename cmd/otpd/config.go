@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/fraud"
 	"github.com/otpd/otpd/webhook"
 )
 
@@ -74,6 +75,10 @@ type serveConfig struct {
 
 	// SMS holds what only the config file can say: several SMS routes.
 	SMS smsConfig `yaml:"sms" toml:"sms"`
+
+	// Fraud (config file only) sets up the conversion-rate guard against
+	// SMS pumping (package fraud).
+	Fraud fraudConfig `yaml:"fraud" toml:"fraud"`
 
 	// smsRoutes are the SMS routes as checked by loadServeConfig, from
 	// SMPP or SMS, with their secrets read from the environment.
@@ -289,6 +294,9 @@ func (c *serveConfig) validate() error {
 			return usagef("limits: unknown limit %q (the limits are %s)", name, strings.Join(otpd.LimitNames(), ", "))
 		}
 	}
+	if err := c.Fraud.guardConfig().Check(); err != nil {
+		return usagef("fraud: %v", strings.TrimPrefix(err.Error(), "fraud: "))
+	}
 	for ch, d := range c.FallbackTimeouts {
 		if c := otpd.ChannelName(ch); !c.Valid() || c == otpd.ChannelAuto {
 			return usagef("fallback_timeouts: %q is not a channel (sms, whatsapp, rcs, push, email)", ch)
@@ -375,5 +383,36 @@ Settings:
 			key = "-"
 		}
 		fmt.Fprintf(e.stderr, "  --%s / %s / file: %s%s\n      %s\n", s.flag, s.env, key, dv, s.usage)
+	}
+}
+
+// fraudConfig is the config file's fraud section: the conversion-rate
+// guard. Zero values take package fraud's defaults.
+type fraudConfig struct {
+	// Enabled turns the guard on (the default) or off.
+	Enabled        *bool           `yaml:"enabled" toml:"enabled"`
+	MinVolume      int64           `yaml:"min_volume" toml:"min_volume"`
+	MinConversion  float64         `yaml:"min_conversion" toml:"min_conversion"`
+	Maturity       time.Duration   `yaml:"maturity" toml:"maturity"`
+	Window         time.Duration   `yaml:"window" toml:"window"`
+	Bucket         time.Duration   `yaml:"bucket" toml:"bucket"`
+	BlockDurations []time.Duration `yaml:"block_durations" toml:"block_durations"`
+	SweepInterval  time.Duration   `yaml:"sweep_interval" toml:"sweep_interval"`
+}
+
+// enabled reports whether the guard runs.
+func (f fraudConfig) enabled() bool { return f.Enabled == nil || *f.Enabled }
+
+// guardConfig returns the guard's settings; the caller adds the store and
+// the wiring.
+func (f fraudConfig) guardConfig() fraud.Config {
+	return fraud.Config{
+		MinVolume:     f.MinVolume,
+		MinConversion: f.MinConversion,
+		Maturity:      f.Maturity,
+		Window:        f.Window,
+		Bucket:        f.Bucket,
+		Durations:     f.BlockDurations,
+		SweepInterval: f.SweepInterval,
 	}
 }

@@ -345,3 +345,54 @@ func TestConfigLimits(t *testing.T) {
 		require.ErrorContains(t, err, want, body)
 	}
 }
+
+func TestConfigFraud(t *testing.T) {
+	t.Parallel()
+	e, _ := testEnv(nil)
+	c, err := e.loadServeConfig(nil)
+	require.NoError(t, err)
+	require.True(t, c.Fraud.enabled(), "the guard is on by default")
+
+	c, err = e.loadServeConfig([]string{"--config", writeConfig(t, `fraud:
+  min_volume: 100
+  min_conversion: 0.1
+  maturity: 5m
+  window: 2h
+  bucket: 30s
+  block_durations: [10m, 2h]
+  sweep_interval: 10s
+`)})
+	require.NoError(t, err)
+	require.True(t, c.Fraud.enabled())
+	gc := c.Fraud.guardConfig()
+	require.Equal(t, int64(100), gc.MinVolume)
+	require.Equal(t, 0.1, gc.MinConversion)
+	require.Equal(t, 5*time.Minute, gc.Maturity)
+	require.Equal(t, 2*time.Hour, gc.Window)
+	require.Equal(t, 30*time.Second, gc.Bucket)
+	require.Equal(t, []time.Duration{10 * time.Minute, 2 * time.Hour}, gc.Durations)
+	require.Equal(t, 10*time.Second, gc.SweepInterval)
+
+	tomlPath := filepath.Join(t.TempDir(), "otpd.toml")
+	require.NoError(t, os.WriteFile(tomlPath, []byte("[fraud]\nmaturity = \"5m\"\nblock_durations = [\"10m\", \"2h\"]\n"), 0o600))
+	c, err = e.loadServeConfig([]string{"--config", tomlPath})
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Minute, c.Fraud.Maturity)
+	require.Equal(t, []time.Duration{10 * time.Minute, 2 * time.Hour}, c.Fraud.BlockDurations)
+
+	c, err = e.loadServeConfig([]string{"--config", writeConfig(t, "fraud:\n  enabled: false\n")})
+	require.NoError(t, err)
+	require.False(t, c.Fraud.enabled())
+
+	for body, want := range map[string]string{
+		"fraud:\n  min_conversion: 1.5\n":        "min_conversion",
+		"fraud:\n  min_volume: -1\n":             "min_volume",
+		"fraud:\n  maturity: 2h\n":               "window must be at least",
+		"fraud:\n  block_durations: [10m, 0s]\n": "shorter than a second",
+		"fraud:\n  bucket: 1500ms\n":             "bucket",
+		"fraud:\n  threshold: 3\n":               "threshold",
+	} {
+		_, err := e.loadServeConfig([]string{"--config", writeConfig(t, body)})
+		require.ErrorContains(t, err, want, body)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/delivery"
 	"github.com/otpd/otpd/devinbox"
+	"github.com/otpd/otpd/fraud"
 	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/metrics"
@@ -164,6 +165,22 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Observer:  metrics.NewWebhooks(reg),
 		Logger:    log,
 	})
+	// The conversion-rate guard against SMS pumping; both interfaces stay
+	// nil (not a nil *fraud.Guard) when it is off.
+	var (
+		guard      *fraud.Guard
+		fraudGuard otpd.FraudGuard
+		blockAdmin httpapi.BlockAdmin
+	)
+	if cfg.Fraud.enabled() {
+		gc := cfg.Fraud.guardConfig()
+		gc.Store, gc.EventData, gc.NotifyEvents = store, httpapi.BlockEventData, webhooks.Notify
+		gc.WebhookRetryWindow, gc.Observer, gc.Logger = cfg.WebhookRetryWindow, metrics.NewFraud(reg), log
+		if guard, err = fraud.New(gc); err != nil {
+			return err
+		}
+		fraudGuard, blockAdmin = guard, guard
+	}
 	engine, err = otpd.NewEngine(otpd.Config{
 		Store:              store,
 		Keyring:            keyring,
@@ -182,6 +199,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Limits:             cfg.limits,
 		Observer:           metrics.New(reg),
 		Logger:             log,
+		Guard:              fraudGuard,
 	})
 	if err != nil {
 		return err
@@ -195,6 +213,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Idempotency: store,
 		Logger:      log,
 		Registry:    reg,
+		Blocks:      blockAdmin,
 		Ready: func(ctx context.Context) map[string]error {
 			checks := map[string]error{"store": store.Ping(ctx)}
 			for name, ch := range channels {
@@ -269,6 +288,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	wg.Go(func() { _ = fallbacks.Run(workCtx, engine.Fallback) })
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
 	wg.Go(func() { reloadOnSignal(workCtx, hup, reloadables, log) })
+	if guard != nil {
+		// Counts, judging and the active blocks; it flushes what it
+		// counted when it stops, before the store closes.
+		wg.Go(func() { _ = guard.Run(workCtx) })
+	}
 	// Messages queued on other nodes wake this node's dispatcher at once
 	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
 	if l, ok := store.(interface {
