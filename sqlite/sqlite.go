@@ -243,13 +243,14 @@ var (
 		sqlPurgeEvents, sqlSaveEarlyReceipt, sqlTakeEarlyReceipts, sqlPurgeEarlyReceipts,
 		sqlInsertFingerprint, sqlGetFingerprint,
 		sqlInsertDevice, sqlDeleteDevice, sqlMarkDeviceDead,
+		sqlServiceExists, sqlTemplateCreated, sqlInsertTemplate, sqlUpdateTemplate, sqlDeleteTemplate,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
-		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices,
+		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices, sqlGetTemplate, sqlListTemplates,
 	}
 )
 
