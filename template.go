@@ -70,15 +70,12 @@ type cachedTemplates struct {
 	at   time.Time
 }
 
-// errNoTemplates is returned when the renderer cannot render services'
-// own templates.
-var errNoTemplates = &Error{Kind: ErrInvalid, Param: "channel", Detail: "this server's renderer does not support message templates"}
-
-// checker returns the renderer's TemplateChecker.
+// checker returns the renderer's TemplateChecker, or an error when the
+// renderer cannot render services' own templates.
 func (e *Engine) checker() (TemplateChecker, error) {
 	tc, ok := e.renderer.(TemplateChecker)
 	if !ok {
-		return nil, errNoTemplates
+		return nil, &Error{Kind: ErrInvalid, Param: "channel", Detail: "this server's renderer does not support message templates"}
 	}
 	return tc, nil
 }
