@@ -117,7 +117,7 @@ func fcmServiceAccount(t *testing.T, tokenURL string) string {
 
 // TestPushOverFCM runs otpd with push over FCM (a fake on loopback): a
 // device registered through the API gets the code in a data message, and
-// the code checks; a device whose app is gone (UNREGISTERED) is marked
+// the code checks; the service's own push text is used once set; a device whose app is gone (UNREGISTERED) is marked
 // dead, its verification fails, and new verifications to it are refused.
 func TestPushOverFCM(t *testing.T) {
 	t.Parallel()
@@ -156,6 +156,15 @@ func TestPushOverFCM(t *testing.T) {
 	res, err := backend.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
 	require.NoError(t, err)
 	require.True(t, res.Valid)
+
+	// The service's own push text is what the app gets.
+	_, _, err = c.SetTemplate(ctx, svc.ID, client.TemplateKey{Channel: client.ChannelPush, Locale: "en"},
+		client.SetTemplateParams{Text: "{brand}: tap to sign in with {code}"})
+	require.NoError(t, err)
+	v, err = backend.StartVerification(ctx, svc.ID, client.StartParams{To: dev.ID, Channel: client.ChannelPush})
+	require.NoError(t, err)
+	got = waitForSent(t, &fcm.mu, &fcm.sent, func(s fcmSent) bool { return s.data["verification_id"] == v.ID }, "FCM got nothing for the second verification")
+	require.Equal(t, "Acme Bank: tap to sign in with "+got.data["code"], got.data["text"])
 
 	// 2. A dead token: the device is marked dead and the verification fails.
 	dead, err := backend.RegisterDevice(ctx, svc.ID, client.RegisterDeviceParams{Platform: client.PlatformAndroid, Token: fcmDeadToken})
