@@ -30,7 +30,7 @@ type Store interface {
 	// UpdateService replaces every field of the service with s.ID.
 	UpdateService(ctx context.Context, s *Service) error
 	// DeleteService removes the service and everything that belongs to it:
-	// keys, verifications, messages.
+	// keys, verifications, messages, devices, templates.
 	DeleteService(ctx context.Context, id string) error
 
 	// CreateKey inserts k.
@@ -167,6 +167,22 @@ type Store interface {
 	// MarkDeviceDead records that the push service refused the device's
 	// token, at at, unless it is already dead.
 	MarkDeviceDead(ctx context.Context, serviceID, id, reason string, at time.Time) error
+
+	// PutTemplate stores t as the template of its service for its key,
+	// replacing the Subject, Text and UpdatedAt of one already there (whose
+	// CreatedAt stays, and is set in t); created reports that there was
+	// none. It returns an error wrapping ErrNotFound when the service does
+	// not exist. t's key is stored as given: the engine canonicalizes it.
+	PutTemplate(ctx context.Context, t *MessageTemplate) (created bool, err error)
+	// GetTemplate returns the service's template for k.
+	GetTemplate(ctx context.Context, serviceID string, k TemplateKey) (*MessageTemplate, error)
+	// ListTemplates returns all of the service's templates ordered by
+	// channel, purpose and locale (byte order: CompareTemplateKeys); none
+	// is not an error, whether or not the service exists.
+	ListTemplates(ctx context.Context, serviceID string) ([]*MessageTemplate, error)
+	// DeleteTemplate removes the service's template for k. DeleteService
+	// removes all of a service's templates.
+	DeleteTemplate(ctx context.Context, serviceID string, k TemplateKey) error
 
 	// RegisterKeyFingerprints records the fingerprint of each key id that
 	// has none yet, and returns the recorded fingerprint of every id in

@@ -405,6 +405,41 @@ func TestOpenAPIConformance(t *testing.T) {
 	fraudEvents := run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?verification_id=" + bid, token: adminToken, status: 200})
 	require.Len(t, fraudEvents["data"], 2)
 	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?type=fraud.block_created", token: secret, status: 200})
+	// Message templates (admin token).
+	tp := func(rest ...string) string {
+		return "/v1/services/" + sid + "/templates" + strings.Join(append([]string{""}, rest...), "/")
+	}
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 201,
+		body: map[string]any{"text": "{brand}: {code} ({expiry})"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 200,
+		body: map[string]any{"text": "{brand}: {code} ({expiry})"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("email", "en") + "?purpose=transaction", token: adminToken, status: 201,
+		body: map[string]any{"subject": "{brand}: confirm {amount}", "text": "Pay {amount} to {payee}?\n\n{code}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{brand}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "sv"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{code}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("fax", "de"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{code}"}, badRequest: true})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("email", "en"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{code}", "subject": "x", "html": "<b>{code}</b>"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: secret, status: 401,
+		body: map[string]any{"text": "{code}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: "/v1/services/" + noSvc + "/templates/sms/de", token: adminToken, status: 404,
+		body: map[string]any{"text": "{code}"}})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 200})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("email", "en") + "?purpose=transaction", token: adminToken, status: 200})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("push", "de"), token: adminToken, status: 404})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "xx-!!"), token: adminToken, status: 400})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: secret, status: 401})
+	tl := run(step{op: "GET /v1/services/{sid}/templates", path: tp(), token: adminToken, status: 200})
+	require.Len(t, tl["data"], 2)
+	run(step{op: "GET /v1/services/{sid}/templates", path: tp(), token: otherKey, status: 404})
+	run(step{op: "GET /v1/services/{sid}/templates", path: tp(), token: secret, status: 401})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 204})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 404})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de") + "?purpose=signup", token: adminToken, status: 400, badRequest: true})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: secret, status: 401})
 
 	// Expiry at read time.
 	v3id := run(step{op: "POST /v1/services/{sid}/verifications", path: vpathS(), token: secret, status: 201, body: map[string]any{"to": "+447700900126", "ttl_seconds": 60}})["id"].(string)

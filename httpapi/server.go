@@ -136,6 +136,11 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 	m.Handle("GET /v1/services/{sid}/devices/{did}", s.api(serviceScoped, s.getDevice))
 	m.Handle("DELETE /v1/services/{sid}/devices/{did}", s.api(serviceScoped, s.deleteDevice))
 
+	m.Handle("GET /v1/services/{sid}/templates", s.api(adminService, s.listTemplates))
+	m.Handle("GET /v1/services/{sid}/templates/{channel}/{locale}", s.api(adminService, s.getTemplate))
+	m.Handle("PUT /v1/services/{sid}/templates/{channel}/{locale}", s.api(adminService, s.putTemplate))
+	m.Handle("DELETE /v1/services/{sid}/templates/{channel}/{locale}", s.api(adminService, s.deleteTemplate))
+
 	m.Handle("GET /v1/services/{sid}/events", s.api(serviceScoped, s.listEvents))
 	m.Handle("GET /v1/services/{sid}/events/{eid}", s.api(serviceScoped, s.getEvent))
 	m.Handle("POST /v1/services/{sid}/events/{eid}/redeliver", s.api(serviceScoped, s.redeliverEvent))

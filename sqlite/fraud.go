@@ -35,8 +35,7 @@ const (
 		SELECT rowid FROM fraud_counters INDEXED BY fraud_counters_bucket
 		WHERE bucket < ? ORDER BY bucket LIMIT ?)`
 
-	sqlServiceExists = `SELECT 1 FROM services WHERE id = ?`
-	sqlActiveBlock   = `SELECT ` + blockColumns + ` FROM fraud_blocks INDEXED BY fraud_blocks_key
+	sqlActiveBlock = `SELECT ` + blockColumns + ` FROM fraud_blocks INDEXED BY fraud_blocks_key
 	WHERE service_id = ? AND scope = ? AND key = ? AND lifted_at IS NULL AND expires_at > ?
 	ORDER BY created_at DESC LIMIT 1`
 	sqlInsertBlock = `INSERT INTO fraud_blocks (` + blockColumns + `)

@@ -28,6 +28,7 @@ const (
 	whatsapp_template = ?, whatsapp_language = ?, limits = ?, safe_list = ?
 	WHERE id = ?`
 	sqlDeleteService = `DELETE FROM services WHERE id = ?`
+	sqlServiceExists = `SELECT 1 FROM services WHERE id = ?`
 
 	keyColumns     = `id, service_id, name, secret_hash, created_at, last_used_at`
 	sqlInsertKey   = `INSERT INTO keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?)`

@@ -253,15 +253,17 @@ var (
 		sqlPurgeEvents, sqlSaveEarlyReceipt, sqlTakeEarlyReceipts, sqlPurgeEarlyReceipts,
 		sqlInsertFingerprint, sqlGetFingerprint,
 		sqlInsertDevice, sqlDeleteDevice, sqlMarkDeviceDead,
+		sqlServiceExists, sqlTemplateCreated, sqlInsertTemplate, sqlUpdateTemplate, sqlDeleteTemplate,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
-		sqlAddConversion, sqlPurgeConversions, sqlServiceExists, sqlActiveBlock, sqlInsertBlock, sqlLiftBlock,
+		sqlAddConversion, sqlPurgeConversions, sqlActiveBlock, sqlInsertBlock, sqlLiftBlock,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
 		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices,
 		sqlConversionStats, sqlGetBlock,
+		sqlGetTemplate, sqlListTemplates,
 	}
 )
 
