@@ -88,6 +88,10 @@ type RenderRequest struct {
 	Transaction  *Transaction
 	WebOTPDomain string // SMS only: adds "@domain #code" as the last line
 	AppHash      string // SMS only: Android SMS Retriever app hash
+	// Templates are the service's own templates (Store.ListTemplates): a
+	// TemplateChecker renderer uses the one for the channel and the
+	// purpose and locale it picks instead of its built-in wording.
+	Templates []MessageTemplate
 }
 
 // Rendered is a message's text in the forms channels need.
@@ -102,6 +106,17 @@ type Rendered struct {
 // implements it with built-in, per-locale templates.
 type Renderer interface {
 	Render(req RenderRequest) (Rendered, error)
+}
+
+// ServiceChecker is implemented by a Channel with settings that constrain
+// the services that may use it (the WhatsApp template's time-to-live
+// against a service's code lifetime). The engine calls it when a service
+// is created or changed.
+type ServiceChecker interface {
+	// CheckService returns an *Error of kind ErrInvalid naming the
+	// service member at fault when svc cannot use the channel as it is
+	// configured, or nil when it can or does not use the channel.
+	CheckService(svc *Service) error
 }
 
 // Handoff lets the engine give a message it has just queued straight to

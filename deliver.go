@@ -53,7 +53,11 @@ func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
 	if err != nil {
 		return err
 	}
-	out, err := e.compose(svc, v, m, now)
+	templates, err := e.serviceTemplates(ctx, svc.ID)
+	if err != nil {
+		return err
+	}
+	out, err := e.compose(svc, templates, v, m, now)
 	if err != nil {
 		return e.recordSend(ctx, cm, SendResult{}, &SendError{Permanent: true, Err: err})
 	}
@@ -64,7 +68,7 @@ func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
 }
 
 // compose derives the code and renders the message for its channel.
-func (e *Engine) compose(svc *Service, v *Verification, m *Message, now time.Time) (*Outbound, error) {
+func (e *Engine) compose(svc *Service, templates []MessageTemplate, v *Verification, m *Message, now time.Time) (*Outbound, error) {
 	code, err := e.Keyring().DeriveCode(v.KeyID, v.ID, v.Salt, v.Alphabet, v.CodeLength)
 	if err != nil {
 		return nil, err
@@ -77,6 +81,7 @@ func (e *Engine) compose(svc *Service, v *Verification, m *Message, now time.Tim
 		Code:        code,
 		TTL:         v.ExpiresAt.Sub(now),
 		Transaction: v.Transaction,
+		Templates:   templates,
 	}
 	if m.Channel == ChannelSMS {
 		req.WebOTPDomain, req.AppHash = svc.WebOTPDomain, svc.AppHash

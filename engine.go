@@ -44,6 +44,7 @@ type Engine struct {
 	eventData     func(*Verification, time.Time) ([]byte, error)
 	webhookWindow time.Duration
 	sendTO        time.Duration
+	templates     templateCache
 	obs           Observer
 	log           *slog.Logger
 	limiter       RateLimiter
@@ -300,7 +301,7 @@ func HashAdminToken(token string) [32]byte { return sha256.Sum256([]byte(token))
 // CreateService validates s, fills its defaults, gives it an id and a
 // webhook secret, and stores it.
 func (e *Engine) CreateService(ctx context.Context, s *Service) (*Service, error) {
-	if err := s.Validate(); err != nil {
+	if err := e.validateService(s); err != nil {
 		return nil, err
 	}
 	now := e.Now()
@@ -312,6 +313,28 @@ func (e *Engine) CreateService(ctx context.Context, s *Service) (*Service, error
 	}
 	e.audit(ctx, AuditServiceCreate, s.ID, s.ID, map[string]any{"name": s.Name})
 	return s, nil
+}
+
+// validateService validates s and lets every channel that constrains
+// services (ServiceChecker) check it, in channel name order so the error
+// reported is always the same.
+func (e *Engine) validateService(s *Service) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	names := make([]ChannelName, 0, len(e.channels))
+	for name := range e.channels {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if sc, ok := e.channels[name].(ServiceChecker); ok {
+			if err := sc.CheckService(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // GetService returns a service.
@@ -335,7 +358,7 @@ func (e *Engine) UpdateService(ctx context.Context, id string, fn func(*Service)
 	if err := fn(s); err != nil {
 		return nil, err
 	}
-	if err := s.Validate(); err != nil {
+	if err := e.validateService(s); err != nil {
 		return nil, err
 	}
 	s.UpdatedAt = e.Now()

@@ -24,11 +24,13 @@ const (
 	EventVerificationFailed      EventType = "verification.failed"
 )
 
-// EventTypes lists every event type, in the order of a verification's life.
+// EventTypes lists every event type: a verification's, in the order of its
+// life, then the fraud guard's.
 var EventTypes = []EventType{
 	EventVerificationCreated, EventMessageSent, EventMessageDelivered, EventMessageFailed,
 	EventVerificationApproved, EventVerificationExpired, EventVerificationMaxAttempts,
 	EventVerificationCanceled, EventVerificationFailed,
+	EventFraudBlockCreated, EventFraudBlockLifted,
 }
 
 // Valid reports whether t is a known event type.

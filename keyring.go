@@ -1,6 +1,8 @@
 package otpd
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -29,9 +31,10 @@ type ringKey struct {
 	id        string
 	secret    []byte
 	createdAt time.Time
-	code      []byte // subkey: code derivation
-	hash      []byte // subkey: code hashing
-	index     []byte // subkey: blind index of destinations
+	code      []byte      // subkey: code derivation
+	hash      []byte      // subkey: code hashing
+	index     []byte      // subkey: blind index of destinations
+	seal      cipher.AEAD // subkey: AES-256-GCM for personal data at rest
 }
 
 // keyringFile is the JSON form of a keyring, as stored in the data directory.
@@ -142,8 +145,16 @@ func (k *Keyring) add(id string, secret []byte, createdAt time.Time) {
 		m.Write([]byte(label))
 		return m.Sum(nil)
 	}
+	block, err := aes.NewCipher(sub("otpd/v1/seal"))
+	if err != nil {
+		panic("otpd: aes: " + err.Error()) // a 32-byte key cannot fail
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic("otpd: gcm: " + err.Error())
+	}
 	k.keys[id] = &ringKey{id: id, secret: secret, createdAt: createdAt,
-		code: sub("otpd/v1/code"), hash: sub("otpd/v1/hash"), index: sub("otpd/v1/index")}
+		code: sub("otpd/v1/code"), hash: sub("otpd/v1/hash"), index: sub("otpd/v1/index"), seal: aead}
 	k.order = append(k.order, id)
 }
 

@@ -30,7 +30,7 @@ type Store interface {
 	// UpdateService replaces every field of the service with s.ID.
 	UpdateService(ctx context.Context, s *Service) error
 	// DeleteService removes the service and everything that belongs to it:
-	// keys, verifications, messages.
+	// keys, verifications, messages, devices, templates.
 	DeleteService(ctx context.Context, id string) error
 
 	// CreateKey inserts k.
@@ -99,6 +99,12 @@ type Store interface {
 	// messages) created before t that are no longer pending, and returns
 	// how many it deleted.
 	PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error)
+	// EraseDestination deletes, in one transaction, everything of the
+	// service about one destination: its verifications whose ToKey is one
+	// of toKeys (whatever their status), with their messages, references
+	// and events, and the remembered responses whose Subject is one of
+	// toKeys. Erasing a destination with nothing stored is not an error.
+	EraseDestination(ctx context.Context, serviceID string, toKeys []string) (Erasure, error)
 
 	// Events. CreateVerification and UpdateVerification write the
 	// verification's Events in their transaction: an event whose service
@@ -162,10 +168,64 @@ type Store interface {
 	// token, at at, unless it is already dead.
 	MarkDeviceDead(ctx context.Context, serviceID, id, reason string, at time.Time) error
 
+	// PutTemplate stores t as the template of its service for its key,
+	// replacing the Subject, Text and UpdatedAt of one already there (whose
+	// CreatedAt stays, and is set in t); created reports that there was
+	// none. It returns an error wrapping ErrNotFound when the service does
+	// not exist. t's key is stored as given: the engine canonicalizes it.
+	PutTemplate(ctx context.Context, t *MessageTemplate) (created bool, err error)
+	// GetTemplate returns the service's template for k.
+	GetTemplate(ctx context.Context, serviceID string, k TemplateKey) (*MessageTemplate, error)
+	// ListTemplates returns all of the service's templates ordered by
+	// channel, purpose and locale (byte order: CompareTemplateKeys); none
+	// is not an error, whether or not the service exists.
+	ListTemplates(ctx context.Context, serviceID string) ([]*MessageTemplate, error)
+	// DeleteTemplate removes the service's template for k. DeleteService
+	// removes all of a service's templates.
+	DeleteTemplate(ctx context.Context, serviceID string, k TemplateKey) error
+
 	// RegisterKeyFingerprints records the fingerprint of each key id that
 	// has none yet, and returns the recorded fingerprint of every id in
 	// fps (the given one, or the one recorded before by any node).
 	RegisterKeyFingerprints(ctx context.Context, fps map[string]string) (map[string]string, error)
+
+	// ---- Fraud guard (package fraud): conversion counters and blocks ----
+	// Counters and blocks belong to their service: DeleteService removes
+	// them. They hold number prefixes and regions, never a destination.
+
+	// AddConversions adds each delta's counts to its counter bucket,
+	// creating the bucket at zero, in one transaction. Deltas of a
+	// service that does not exist (deleted meanwhile) are dropped without
+	// an error. Concurrent calls, from any node, add up.
+	AddConversions(ctx context.Context, deltas []ConversionDelta) error
+	// ConversionStats sums, per service, scope and key, the counter
+	// buckets that begin at or after from and before to, and returns the
+	// sums whose Started is at least minStarted. A bucket counts only if
+	// it begins at or after the EndedAt of every block of its key, so
+	// that a key with an active block has no stats and a lifted or ended
+	// block is not made again from the traffic that made it.
+	ConversionStats(ctx context.Context, from, to time.Time, minStarted int64) ([]ConversionStat, error)
+	// PurgeConversions deletes up to limit counter buckets that begin
+	// before t and returns how many it deleted.
+	PurgeConversions(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// CreateBlock inserts b, and ev (when not nil) in the same
+	// transaction as events are written for verifications, unless the
+	// service has a block of b's scope and key active at b.CreatedAt:
+	// then it inserts nothing and returns that block as existing. Of
+	// concurrent calls for one key, on any node, at most one inserts.
+	// It fails with ErrNotFound when the service does not exist.
+	CreateBlock(ctx context.Context, b *Block, ev *Event) (existing *Block, err error)
+	// GetBlock returns a block of the service.
+	GetBlock(ctx context.Context, serviceID, id string) (*Block, error)
+	// ListBlocks returns the blocks matching f, newest first.
+	ListBlocks(ctx context.Context, f BlockFilter) ([]*Block, error)
+	// LiftBlock records b.LiftedAt and b.LiftedBy on the block of
+	// b.ServiceID with b.ID, and writes ev (when not nil) in the same
+	// transaction, if the block is active at b.LiftedAt. It fails with
+	// ErrNotFound when there is no such block or it is no longer active
+	// (lifted or expired), and then writes nothing.
+	LiftBlock(ctx context.Context, b *Block, ev *Event) error
 
 	// ---- Audit log (audit.go) ----
 
@@ -244,4 +304,8 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 	LockedUntil time.Time // an in-progress record is abandoned after this
 	Taken       bool      // set on a returned record that was taken over
+	// Subject is the blind index (Verification.ToKey) of the destination
+	// the remembered response is about, if any, so that erasing a
+	// destination's data finds it. Written by CompleteIdempotencyKey.
+	Subject string
 }

@@ -108,7 +108,6 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 			return nil, err
 		}
 	}
-
 	now := e.Now()
 	if err := e.screen(ctx, svc, dest, append([]ChannelName{channel}, fallback...), now); err != nil {
 		return nil, err
@@ -375,28 +374,52 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 	if err != nil {
 		return CheckResult{}, err
 	}
+	var fail RateHit
+	if e.limiter != nil {
+		// Wrong codes count per destination across verifications, so
+		// starting new ones does not buy a guesser more tries; over the cap
+		// the code is not even compared, and no attempt is used. The cap is
+		// read before the verification is locked: a limiter that keeps its
+		// counts in the store would otherwise need a second connection
+		// while the update holds one, and a busy pool would deadlock.
+		pre, err := e.store.GetVerification(ctx, serviceID, id)
+		if err != nil {
+			return CheckResult{}, err
+		}
+		fail = e.failedCheckHit(serviceID, limits, pre.ToKey)
+		if pre.StatusAt(e.Now()) == StatusPending {
+			if err := e.underFailCap(ctx, fail); err != nil {
+				return CheckResult{}, err
+			}
+		}
+	}
+	return e.check(ctx, serviceID, id, code, txn, fail)
+}
+
+// underFailCap refuses a check when its destination had too many wrong
+// codes.
+func (e *Engine) underFailCap(ctx context.Context, fail RateHit) error {
+	wait, err := e.limiter.Wait(ctx, e.Now(), []RateHit{fail})
+	if err != nil {
+		return fmt.Errorf("rate limit: %w", err)
+	}
+	if wait > 0 {
+		return failedChecksError(wait, fail.Limit)
+	}
+	return nil
+}
+
+// check compares the code once the failed-checks cap has let it through;
+// a wrong code counts against fail.
+func (e *Engine) check(ctx context.Context, serviceID, id, code string, txn *Transaction, fail RateHit) (CheckResult, error) {
 	var (
 		valid bool
-		fail  RateHit
 		now   time.Time
 	)
 	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
 		now = e.Now()
 		if st := v.StatusAt(now); st != StatusPending {
 			return &Error{Kind: ErrClosed, Status: st, Detail: fmt.Sprintf("the verification is %s and can no longer be checked", st)}
-		}
-		// Wrong codes count per destination across verifications, so
-		// starting new ones does not buy a guesser more tries. Over the
-		// cap the code is not even compared, and no attempt is used.
-		fail = e.failedCheckHit(serviceID, limits, v.ToKey)
-		if e.limiter != nil {
-			wait, err := e.limiter.Wait(ctx, now, []RateHit{fail})
-			if err != nil {
-				return fmt.Errorf("rate limit: %w", err)
-			}
-			if wait > 0 {
-				return failedChecksError(wait, fail.Limit)
-			}
 		}
 		sum, err := e.Keyring().HashCode(v.KeyID, v.ServiceID, v.ID, code, txn)
 		if err != nil {
@@ -464,12 +487,8 @@ func (e *Engine) CheckDestination(ctx context.Context, serviceID, to, code strin
 	now := e.Now()
 	fail := e.failedCheckHit(serviceID, limits, keys[0])
 	if e.limiter != nil {
-		wait, err := e.limiter.Wait(ctx, now, []RateHit{fail})
-		if err != nil {
-			return CheckResult{}, fmt.Errorf("rate limit: %w", err)
-		}
-		if wait > 0 {
-			return CheckResult{}, failedChecksError(wait, fail.Limit)
+		if err := e.underFailCap(ctx, fail); err != nil {
+			return CheckResult{}, err
 		}
 	}
 	v, err := e.store.FindPending(ctx, serviceID, keys, now)
@@ -489,7 +508,14 @@ func (e *Engine) CheckDestination(ctx context.Context, serviceID, to, code strin
 	if err != nil {
 		return CheckResult{}, err
 	}
-	return e.Check(ctx, serviceID, v.ID, code, txn)
+	if txn != nil {
+		if err := txn.Normalize(); err != nil {
+			return CheckResult{}, err
+		}
+	}
+	// The cap was read for this destination; a verification made under an
+	// older key of the keyring counts its wrong codes where it always did.
+	return e.check(ctx, serviceID, v.ID, norm, txn, e.failedCheckHit(serviceID, limits, v.ToKey))
 }
 
 // normalizeCode accepts what people type: spaces and dashes between
@@ -521,6 +547,16 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 	if err != nil {
 		return nil, err
 	}
+	// The limits and the fraud guard are asked before the verification is
+	// locked (a limiter in the store needs a connection of its own), with
+	// what a read shows; the update checks its state again under the lock.
+	pre, err := e.store.GetVerification(ctx, serviceID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.admitResend(ctx, svc, pre, channel); err != nil {
+		return nil, err
+	}
 	var m *Message
 	h := e.reserve()
 	v, err := e.store.UpdateVerification(ctx, serviceID, id, func(v *Verification) error {
@@ -547,16 +583,6 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 		if wait := v.LastSentAt.Add(cooldown).Sub(now); wait > 0 {
 			return &Error{Kind: ErrRateLimited, RetryAfter: wait,
 				Detail: fmt.Sprintf("the next resend is allowed %d seconds after the last send (the wait doubles with each resend)", int(cooldown.Seconds()))}
-		}
-		dest, err := ParseDestination(v.To)
-		if err != nil {
-			return err
-		}
-		if err := e.screen(ctx, svc, dest, []ChannelName{ch}, now); err != nil {
-			return err
-		}
-		if err := e.take(ctx, now, e.sendHits(svc, dest, v.ToKey, "")); err != nil {
-			return err
 		}
 		v.Channel = ch
 		v.Sends++
@@ -592,6 +618,29 @@ func (e *Engine) Cancel(ctx context.Context, serviceID, id string) (*Verificatio
 	}
 	e.notifyEvents()
 	return v, nil
+}
+
+// admitResend screens a resend of v and counts it against the rate limits,
+// unless the verification's own rules refuse it anyway (the update says
+// why, and nothing is counted).
+func (e *Engine) admitResend(ctx context.Context, svc *Service, v *Verification, channel ChannelName) error {
+	now := e.Now()
+	if v.StatusAt(now) != StatusPending || v.Sends >= v.MaxSends ||
+		v.LastSentAt.Add(resendCooldown(v.ResendCooldown, v.Sends)).After(now) {
+		return nil
+	}
+	dest, err := ParseDestination(v.To)
+	if err != nil {
+		return err
+	}
+	ch := v.Channel
+	if channel != "" {
+		ch = channel
+	}
+	if err := e.screen(ctx, svc, dest, []ChannelName{ch}, now); err != nil {
+		return err
+	}
+	return e.take(ctx, now, e.sendHits(svc, dest, v.ToKey, ""))
 }
 
 // resendCooldown is how long after the last send the next resend may go:

@@ -138,16 +138,19 @@ type request struct {
 	// noRetry makes the first answer final: a health probe reports the
 	// server's state now, so a 503 is the answer, not a reason to wait.
 	noRetry bool
+	// status, when set, receives the status of the 2xx answer (a PUT
+	// tells created from replaced by it).
+	status *int
 }
 
 // retryable reports whether sending r again after a lost or 5xx answer is
-// safe. GET and DELETE are idempotent by HTTP's definition; PATCH here only
+// safe. GET, PUT and DELETE are idempotent by HTTP's definition; PATCH here only
 // sets fields to given values, so repeating it changes nothing more; a POST
 // is safe only with an Idempotency-Key, which makes the server replay the
 // first answer instead of acting twice.
 func (r *request) retryable() bool {
 	switch r.method {
-	case http.MethodGet, http.MethodHead, http.MethodDelete, http.MethodPatch:
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch:
 		return true
 	}
 	return r.idempotencyKey != ""
@@ -192,6 +195,9 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 			}
 			wait = backoff(attempt)
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			if r.status != nil {
+				*r.status = resp.StatusCode
+			}
 			return decodeResponse(resp, r, out)
 		default:
 			apiErr, retryAfter, hasRetryAfter := readError(resp)

@@ -367,6 +367,43 @@ func TestMethods(t *testing.T) {
 			method: "DELETE", path: "/v1/services/svc_1/devices/dev_1", reply: noContent,
 		},
 		{
+			name: "SetTemplate",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				t, created, err := c.SetTemplate(ctx, "svc_1", client.TemplateKey{Channel: client.ChannelEmail, Locale: "pt-BR", Purpose: client.PurposeTransaction},
+					client.SetTemplateParams{Subject: "{brand}", Text: "{amount} {payee} {code}"})
+				if err == nil && !created {
+					return nil, errors.New("201 is created")
+				}
+				return t, err
+			},
+			method: "PUT", path: "/v1/services/svc_1/templates/email/pt-BR", query: url.Values{"purpose": {"transaction"}},
+			body:  `{"subject":"{brand}","text":"{amount} {payee} {code}"}`,
+			reply: jsonReply(201, templateJSON), want: wantTemplate(),
+		},
+		{
+			name: "GetTemplate",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.GetTemplate(ctx, "svc_1", client.TemplateKey{Channel: client.ChannelEmail, Locale: "pt-BR", Purpose: client.PurposeTransaction})
+			},
+			method: "GET", path: "/v1/services/svc_1/templates/email/pt-BR", query: url.Values{"purpose": {"transaction"}},
+			reply: jsonReply(200, templateJSON), want: wantTemplate(),
+		},
+		{
+			name: "ListTemplates",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.ListTemplates(ctx, "svc_1")
+			},
+			method: "GET", path: "/v1/services/svc_1/templates",
+			reply: jsonReply(200, `{"data":[`+templateJSON+`],"next_cursor":null}`), want: &client.TemplateList{Data: []client.Template{*wantTemplate()}},
+		},
+		{
+			name: "DeleteTemplate",
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return nil, c.DeleteTemplate(ctx, "svc_1", client.TemplateKey{Channel: client.ChannelSMS, Locale: "en"})
+			},
+			method: "DELETE", path: "/v1/services/svc_1/templates/sms/en", reply: noContent,
+		},
+		{
 			name: "StartVerification minimal",
 			call: func(ctx context.Context, c *client.Client) (any, error) {
 				return c.StartVerification(ctx, "svc_1", client.StartParams{To: "+447700900123"})
@@ -1024,4 +1061,14 @@ func wantDevice() *client.Device {
 	label := "user-42"
 	return &client.Device{ID: "dev_1", Platform: "ios", Label: &label, Status: "active",
 		CreatedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+}
+
+const templateJSON = `{"channel":"email","purpose":"transaction","locale":"pt-BR","subject":"{brand}","text":"{amount} {payee} {code}",
+	"created_at":"2026-11-26T09:00:00.000Z","updated_at":"2026-11-26T09:05:00.000Z"}`
+
+func wantTemplate() *client.Template {
+	subject := "{brand}"
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	return &client.Template{Channel: "email", Purpose: "transaction", Locale: "pt-BR", Subject: &subject,
+		Text: "{amount} {payee} {code}", CreatedAt: at, UpdatedAt: at.Add(5 * time.Minute)}
 }

@@ -23,6 +23,7 @@ const (
 	CodeRateLimited         = "rate_limited"         // 429; RetryAfter says when to try again
 	CodeWebhookUnavailable  = "webhook_unavailable"  // 409: the service has no webhook_url (RedeliverEvent)
 	CodeMethodNotAllowed    = "method_not_allowed"   // 405: the server knows the path, not the method
+	CodeRequestTooLarge     = "request_too_large"    // 413: the body is over 64 KiB
 	CodeInternalError       = "internal_error"       // 500
 )
 

@@ -46,8 +46,11 @@ type Event struct {
 	// others.
 	MessageID *string `json:"message_id"`
 	// Data is the verification as it was when the event happened, the same
-	// object its webhook carries.
-	Data     Verification  `json:"data"`
+	// object its webhook carries. Empty for fraud.* events.
+	Data Verification `json:"data"`
+	// Block is the block a fraud.* event is about, as it was then; nil
+	// for the others.
+	Block    *Block        `json:"-"`
 	Delivery EventDelivery `json:"delivery"`
 	// Attempts are the delivery attempts, oldest first. Only GetEvent
 	// fills them; they are nil in lists and in RedeliverEvent's result.

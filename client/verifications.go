@@ -125,3 +125,25 @@ func (c *Client) CancelVerification(ctx context.Context, sid, vid string) (*Veri
 func verificationPath(sid, vid string) string {
 	return servicePath(sid) + "/verifications/" + url.PathEscape(vid)
 }
+
+// Erasure says what EraseDestination deleted.
+type Erasure struct {
+	Verifications int `json:"verifications"` // with their messages
+	Events        int `json:"events"`
+	Responses     int `json:"responses"` // remembered for idempotent retries
+	Devices       int `json:"devices"`   // 1 when to was a push device id
+}
+
+// EraseDestination deletes everything the service keeps about one
+// destination (an E.164 number, e-mail address or push device id): its
+// verifications whatever their status, their messages and events, the
+// responses remembered about it, and a push device with its token. It is
+// how a business honours a person's request for erasure.
+func (c *Client) EraseDestination(ctx context.Context, sid, to string) (*Erasure, error) {
+	var out Erasure
+	err := c.do(ctx, request{method: http.MethodDelete, path: servicePath(sid) + "/destinations/" + url.PathEscape(to)}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

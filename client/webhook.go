@@ -53,8 +53,11 @@ type WebhookEvent struct {
 	ID        string    `json:"id"`
 	Type      string    `json:"type"` // one of the Event constants
 	CreatedAt time.Time `json:"created_at"`
-	// Data is the verification as it was when the event happened.
+	// Data is the verification as it was when the event happened; empty
+	// for fraud.* events.
 	Data Verification `json:"data"`
+	// Block is the block a fraud.* event is about; nil for the others.
+	Block *Block `json:"-"`
 }
 
 // SignWebhook returns the Otpd-Signature header value that otpd sends with

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/internal/htmlpage"
 )
 
 // DefaultCapacity is how many messages the inbox keeps before it drops the
@@ -194,6 +195,7 @@ func (i *Inbox) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /dev/messages", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(i.Messages(r.URL.Query().Get("to")))
 	})
@@ -203,11 +205,7 @@ func (i *Inbox) Handler() http.Handler {
 		for a, b := 0, len(msgs)-1; a < b; a, b = a+1, b-1 {
 			msgs[a], msgs[b] = msgs[b], msgs[a]
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
+		htmlpage.SetHeaders(w.Header(), inboxStyle)
 		_ = inboxPage.Execute(w, struct {
 			To   string
 			Msgs []Message
@@ -216,6 +214,14 @@ func (i *Inbox) Handler() http.Handler {
 	return mux
 }
 
+// inboxStyle is the page's one stylesheet; its hash in the
+// Content-Security-Policy lets it, and nothing else, apply.
+const inboxStyle = `body{font:15px/1.4 system-ui,sans-serif;margin:2rem auto;max-width:50rem;padding:0 1rem;color:#222}
+h1{font-size:1.3rem} .note{color:#666}
+table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;vertical-align:top}
+td.text{white-space:pre-wrap;font-family:ui-monospace,monospace}
+`
+
 var inboxPage = template.Must(template.New("inbox").Funcs(template.FuncMap{
 	"when": func(t time.Time) string { return t.Format("15:04:05") },
 }).Parse(`<!doctype html>
@@ -223,12 +229,7 @@ var inboxPage = template.Must(template.New("inbox").Funcs(template.FuncMap{
 <meta http-equiv="refresh" content="2">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>otpd dev inbox</title>
-<style>
-body{font:15px/1.4 system-ui,sans-serif;margin:2rem auto;max-width:50rem;padding:0 1rem;color:#222}
-h1{font-size:1.3rem} .note{color:#666}
-table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;vertical-align:top}
-td.text{white-space:pre-wrap;font-family:ui-monospace,monospace}
-</style></head><body>
+<style>` + inboxStyle + `</style></head><body>
 <h1>otpd dev inbox{{if .To}} — {{.To}}{{end}}</h1>
 <p class="note">Every message otpd sends in <code>--dev</code> mode lands here, newest first. This page refreshes every two seconds.</p>
 {{if .Msgs}}<table><thead><tr><th>Time (UTC)</th><th>Channel</th><th>To</th><th>Message</th></tr></thead><tbody>

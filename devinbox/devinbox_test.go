@@ -14,6 +14,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/devinbox"
+	"github.com/otpd/otpd/internal/htmlpage"
 )
 
 func send(t *testing.T, i *devinbox.Inbox, id, to, text string) {
@@ -88,5 +89,5 @@ func TestHandler(t *testing.T) {
 	require.Contains(t, string(body), `http-equiv="refresh"`)
 	require.Contains(t, string(body), "&lt;script&gt;")
 	require.NotContains(t, string(body), "<script>")
-	require.Contains(t, res.Header.Get("Content-Security-Policy"), "default-src 'none'")
+	require.NoError(t, htmlpage.Check(res.Header, body), "security headers, and a CSP that allows the page's own style and nothing else")
 }

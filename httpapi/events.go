@@ -166,8 +166,8 @@ func (s *Server) listEvents(ctx context.Context, c *call) (int, any, error) {
 		}
 	}
 	if v := q.Get("verification_id"); v != "" {
-		if !otpd.HasPrefix(v, otpd.PrefixVerification) {
-			return 0, nil, invalidParam("verification_id", "must be a verification id (ver_…)")
+		if !otpd.HasPrefix(v, otpd.PrefixVerification) && !otpd.HasPrefix(v, otpd.PrefixBlock) {
+			return 0, nil, invalidParam("verification_id", "must be a verification id (ver_…) or, for fraud events, a block id (blk_…)")
 		}
 		f.VerificationID = v
 	}

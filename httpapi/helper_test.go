@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/fraud"
 	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/sqlite"
@@ -36,6 +37,7 @@ type testBundle struct {
 	clock  *clock
 	ready  *readyChecks
 	reg    *prometheus.Registry
+	guard  *fraud.Guard
 }
 
 type setupOpts struct {
@@ -66,6 +68,10 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	if o.wrap != nil {
 		engineStore = o.wrap(store)
 	}
+	// A fraud guard that is never run: its blocks come from the admin
+	// endpoints only, and screening reads them from memory.
+	b.guard, err = fraud.New(fraud.Config{Store: engineStore, Now: b.clock.Now, EventData: httpapi.BlockEventData})
+	require.NoError(t, err)
 	b.engine, err = otpd.NewEngine(otpd.Config{
 		Store:      engineStore,
 		Keyring:    otpd.NewKeyring(b.clock.Now()),
@@ -74,9 +80,11 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 		AdminToken: adminToken,
 		Now:        b.clock.Now,
 		EventData:  httpapi.EventData,
+		Guard:      b.guard,
 	})
 	require.NoError(t, err)
 	srv := httpapi.New(httpapi.Config{
+		Blocks:      b.guard,
 		Engine:      b.engine,
 		Idempotency: store,
 		Registry:    b.reg,

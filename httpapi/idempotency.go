@@ -95,6 +95,7 @@ func (s *Server) idempotent(ctx context.Context, c *call, key string, run func()
 	rec.StatusCode = res.status
 	rec.Header = encodeHeader(res.header)
 	rec.Body = res.body
+	rec.Subject = c.subject
 	if err := s.idem.CompleteIdempotencyKey(ctx, rec); err != nil {
 		// The response is still right; a retry may run the request again
 		// once the lock runs out.

@@ -365,6 +365,94 @@ func TestOpenAPIConformance(t *testing.T) {
 	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 204})
 	run(step{op: "DELETE /v1/services/{sid}/devices/{did}", path: dpath(did), token: secret, status: 404})
 
+	// Erasure of a destination.
+	erase := func(to string) string { return "/v1/services/" + sid + "/destinations/" + url.PathEscape(to) }
+	erased := run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("+447700900123"), token: secret, status: 200})
+	require.Positive(t, erased["verifications"])
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: "/v1/services/" + sid + "/destinations/%2B447700900123", token: adminToken, status: 200})
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("07700 900123"), token: secret, status: 400})
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("+447700900123"), token: otherKey, status: 404})
+	run(step{op: "DELETE /v1/services/{sid}/destinations/{to}", path: erase("+447700900123"), token: "", status: 401, badRequest: true})
+	// Fraud blocks (admin token only).
+	bpath := func(rest ...string) string {
+		return "/v1/services/" + sid + "/blocks" + strings.Join(append([]string{""}, rest...), "/")
+	}
+	const noBlk = "blk_01jd0000000000000000000000"
+	blk := run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: adminToken, status: 201,
+		body: map[string]any{"scope": "prefix", "key": "+4477009002", "duration_seconds": 3600, "reason": "ticket 42"}})
+	bid := blk["id"].(string)
+	run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: adminToken, status: 200,
+		body: map[string]any{"scope": "prefix", "key": "+4477009002", "duration_seconds": 60}})
+	run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: adminToken, status: 201,
+		body: map[string]any{"scope": "country", "key": "LV", "duration_seconds": 60}, opts: []reqOpt{idemKey("blk-1")}})
+	run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: adminToken, status: 409,
+		body: map[string]any{"scope": "country", "key": "NG", "duration_seconds": 60}, opts: []reqOpt{idemKey("blk-1")}})
+	run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: adminToken, status: 400,
+		body: map[string]any{"scope": "region", "key": "LV", "duration_seconds": 60}, badRequest: true})
+	run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: adminToken, status: 400,
+		body: map[string]any{"scope": "prefix", "key": "3712512", "duration_seconds": 60}})
+	run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: secret, status: 401,
+		body: map[string]any{"scope": "prefix", "key": "+4477009002", "duration_seconds": 60}})
+	run(step{op: "POST /v1/services/{sid}/blocks", path: bpath(), token: otherKey, status: 404,
+		body: map[string]any{"scope": "prefix", "key": "+4477009002", "duration_seconds": 60}})
+	// The block refuses starts to its range, naming the range only.
+	refused := run(step{op: "POST /v1/services/{sid}/verifications", path: vpathS(), token: secret, status: 403, body: map[string]any{"to": "+447700900250"}})
+	require.Equal(t, "destination_blocked", refused["code"])
+	require.Contains(t, refused["detail"], "+4477009002…")
+	require.NotContains(t, refused["detail"], "+447700900250")
+	run(step{op: "POST /v1/services/{sid}/verifications", path: vpathS(), token: secret, status: 201, body: map[string]any{"to": "+447700900127"}})
+	blocks := run(step{op: "GET /v1/services/{sid}/blocks", path: bpath() + "?limit=1", token: adminToken, status: 200})
+	require.NotNil(t, blocks["next_cursor"])
+	run(step{op: "GET /v1/services/{sid}/blocks", path: bpath() + "?state=all&cursor=" + blocks["next_cursor"].(string), token: adminToken, status: 200})
+	run(step{op: "GET /v1/services/{sid}/blocks", path: bpath() + "?state=ended", token: adminToken, status: 400, badRequest: true})
+	run(step{op: "GET /v1/services/{sid}/blocks", path: bpath(), token: otherKey, status: 404})
+	run(step{op: "GET /v1/services/{sid}/blocks/{bid}", path: bpath(bid), token: adminToken, status: 200})
+	run(step{op: "GET /v1/services/{sid}/blocks/{bid}", path: bpath(noBlk), token: adminToken, status: 404})
+	lifted := run(step{op: "DELETE /v1/services/{sid}/blocks/{bid}", path: bpath(bid), token: adminToken, status: 200})
+	require.Equal(t, "lifted", lifted["state"])
+	require.Equal(t, "admin", lifted["lifted_by"])
+	run(step{op: "DELETE /v1/services/{sid}/blocks/{bid}", path: bpath(bid), token: adminToken, status: 404})
+	run(step{op: "DELETE /v1/services/{sid}/blocks/{bid}", path: bpath(bid), token: secret, status: 401})
+	// Their events, with the block as data.
+	fraudEvents := run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?verification_id=" + bid, token: adminToken, status: 200})
+	require.Len(t, fraudEvents["data"], 2)
+	run(step{op: "GET /v1/services/{sid}/events", path: epath() + "?type=fraud.block_created", token: secret, status: 200})
+	// Message templates (admin token).
+	tp := func(rest ...string) string {
+		return "/v1/services/" + sid + "/templates" + strings.Join(append([]string{""}, rest...), "/")
+	}
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 201,
+		body: map[string]any{"text": "{brand}: {code} ({expiry})"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 200,
+		body: map[string]any{"text": "{brand}: {code} ({expiry})"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("email", "en") + "?purpose=transaction", token: adminToken, status: 201,
+		body: map[string]any{"subject": "{brand}: confirm {amount}", "text": "Pay {amount} to {payee}?\n\n{code}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{brand}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "sv"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{code}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("fax", "de"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{code}"}, badRequest: true})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("email", "en"), token: adminToken, status: 400,
+		body: map[string]any{"text": "{code}", "subject": "x", "html": "<b>{code}</b>"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: secret, status: 401,
+		body: map[string]any{"text": "{code}"}})
+	run(step{op: "PUT /v1/services/{sid}/templates/{channel}/{locale}", path: "/v1/services/" + noSvc + "/templates/sms/de", token: adminToken, status: 404,
+		body: map[string]any{"text": "{code}"}})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 200})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("email", "en") + "?purpose=transaction", token: adminToken, status: 200})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("push", "de"), token: adminToken, status: 404})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "xx-!!"), token: adminToken, status: 400})
+	run(step{op: "GET /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: secret, status: 401})
+	tl := run(step{op: "GET /v1/services/{sid}/templates", path: tp(), token: adminToken, status: 200})
+	require.Len(t, tl["data"], 2)
+	run(step{op: "GET /v1/services/{sid}/templates", path: tp(), token: otherKey, status: 404})
+	run(step{op: "GET /v1/services/{sid}/templates", path: tp(), token: secret, status: 401})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 204})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: adminToken, status: 404})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de") + "?purpose=signup", token: adminToken, status: 400, badRequest: true})
+	run(step{op: "DELETE /v1/services/{sid}/templates/{channel}/{locale}", path: tp("sms", "de"), token: secret, status: 401})
+
 	// Expiry at read time.
 	v3id := run(step{op: "POST /v1/services/{sid}/verifications", path: vpathS(), token: secret, status: 201, body: map[string]any{"to": "+447700900126", "ttl_seconds": 60}})["id"].(string)
 	b.clock.Advance(61 * time.Second)

@@ -24,6 +24,7 @@ const (
 	codeChannelUnavailable  = "channel_unavailable"
 	codeRateLimited         = "rate_limited"
 	codeWebhookUnavailable  = "webhook_unavailable"
+	codeRequestTooLarge     = "request_too_large"
 	codeInternalError       = "internal_error"
 )
 
@@ -41,6 +42,7 @@ var problemTitles = map[string]string{
 	codeChannelUnavailable:  "Channel unavailable",
 	codeRateLimited:         "Rate limited",
 	codeWebhookUnavailable:  "Webhook unavailable",
+	codeRequestTooLarge:     "Request too large",
 	codeInternalError:       "Internal error",
 }
 
@@ -131,6 +133,10 @@ func invalidParam(param, format string, args ...any) error {
 // or that belong to another tenant.
 var errNotFound = &otpd.Error{Kind: otpd.ErrNotFound, Detail: "the resource does not exist"}
 
+// errBodyTooLarge is the kind of the error for a request body over the
+// limit: 413 request_too_large. It is HTTP's concern, so not an otpd kind.
+var errBodyTooLarge = errors.New("request body too large")
+
 // errorResponse maps an error to its problem document. Errors that are not
 // otpd errors are logged by the caller and answered with a generic 500:
 // their text may hold internals.
@@ -144,6 +150,8 @@ func errorResponse(err error) *response {
 	var status int
 	var code string
 	switch {
+	case errors.Is(err, errBodyTooLarge):
+		status, code = http.StatusRequestEntityTooLarge, codeRequestTooLarge
 	case errors.Is(err, otpd.ErrInvalid):
 		status, code = http.StatusBadRequest, codeInvalidParameter
 		if detail == "" {

@@ -19,9 +19,20 @@ import (
 	"github.com/otpd/otpd"
 )
 
-// maxBodyBytes bounds a request body. The largest legitimate body, a
-// service with every field set, is a few kilobytes.
+// maxBodyBytes bounds an API request's body. The largest legitimate body,
+// a service with every field set, is a few kilobytes.
 const maxBodyBytes = 64 << 10
+
+// maxRequestBytes bounds every request's body, those of mounted handlers
+// included: the providers' callbacks set their own, smaller limits, but
+// none may rely on that. Meta's and Google's batched status notifications
+// are the largest legitimate bodies, well under this.
+const maxRequestBytes = 1 << 20
+
+// tooLarge is the 413 request_too_large error for a body over limit bytes.
+func tooLarge(limit int64) error {
+	return &otpd.Error{Kind: errBodyTooLarge, Detail: fmt.Sprintf("the request body must be at most %d bytes", limit)}
+}
 
 // access says who may call an endpoint.
 type access int
@@ -41,6 +52,10 @@ type call struct {
 	principal otpd.Principal
 	sid       string // the {sid} path value, when the route has one
 	body      []byte
+	// subject is the blind index of the destination the response is
+	// about, set by endpoints that answer with a verification, so that a
+	// remembered response is erased with the destination's other data.
+	subject string
 }
 
 // endpoint handles a call. It returns the status and the value to encode
@@ -159,15 +174,16 @@ func pathID(r *http.Request, name, prefix string) (string, error) {
 	return id, nil
 }
 
-// readBody reads at most maxBodyBytes. A body that is not empty must be
+// readBody reads at most maxBodyBytes; a longer one is 413
+// request_too_large, and is not read further. A body that is not empty must be
 // JSON; an empty one stands for {} whatever its Content-Type, so that
 // clients may POST to cancel or resend without a body.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var tooLarge *http.MaxBytesError
+	var over *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
-		return nil, invalidParam("", "the request body must be at most %d bytes", maxBodyBytes)
+	case errors.As(err, &over):
+		return nil, tooLarge(over.Limit)
 	case err != nil:
 		return nil, invalidParam("", "reading the request body: %v", err)
 	}

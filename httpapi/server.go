@@ -38,6 +38,9 @@ type Config struct {
 	// authentication; without them their paths are 404. A pattern that
 	// conflicts with an API route panics, as http.ServeMux.Handle does.
 	Mounts map[string]http.Handler
+	// Blocks serves the fraud blocks endpoints (package fraud's Guard).
+	// When nil they answer 404: the guard is off.
+	Blocks BlockAdmin
 	// Now is the clock for idempotency records and read-time statuses;
 	// the engine's clock when nil.
 	Now func() time.Time
@@ -53,6 +56,7 @@ type Server struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	metrics *metrics
+	blocks  BlockAdmin
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -71,6 +75,7 @@ func New(cfg Config) *Server {
 		details: cfg.Details,
 		now:     cfg.Now,
 		mux:     http.NewServeMux(),
+		blocks:  cfg.Blocks,
 	}
 	if s.idem == nil {
 		s.idem, _ = cfg.Engine.Store().(otpd.IdempotencyStore)
@@ -112,6 +117,11 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 	m.Handle("GET /v1/services/{sid}/keys", s.api(adminService, s.listKeys))
 	m.Handle("DELETE /v1/services/{sid}/keys/{kid}", s.api(adminService, s.revokeKey))
 
+	m.Handle("GET /v1/services/{sid}/blocks", s.api(adminService, s.listBlocks))
+	m.Handle("POST /v1/services/{sid}/blocks", s.api(adminService, s.createBlock))
+	m.Handle("GET /v1/services/{sid}/blocks/{bid}", s.api(adminService, s.getBlock))
+	m.Handle("DELETE /v1/services/{sid}/blocks/{bid}", s.api(adminService, s.liftBlock))
+
 	m.Handle("POST /v1/services/{sid}/verifications", s.api(serviceScoped, s.startVerification))
 	m.Handle("GET /v1/services/{sid}/verifications", s.api(serviceScoped, s.listVerifications))
 	m.Handle("GET /v1/services/{sid}/verifications/{vid}", s.api(serviceScoped, s.getVerification))
@@ -119,11 +129,17 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 	m.Handle("POST /v1/services/{sid}/verifications/{vid}/resend", s.api(serviceScoped, s.resendVerification))
 	m.Handle("POST /v1/services/{sid}/verifications/{vid}/cancel", s.api(serviceScoped, s.cancelVerification))
 	m.Handle("POST /v1/services/{sid}/verification-checks", s.api(serviceScoped, s.checkDestination))
+	m.Handle("DELETE /v1/services/{sid}/destinations/{to}", s.api(serviceScoped, s.eraseDestination))
 
 	m.Handle("POST /v1/services/{sid}/devices", s.api(serviceScoped, s.registerDevice))
 	m.Handle("GET /v1/services/{sid}/devices", s.api(serviceScoped, s.listDevices))
 	m.Handle("GET /v1/services/{sid}/devices/{did}", s.api(serviceScoped, s.getDevice))
 	m.Handle("DELETE /v1/services/{sid}/devices/{did}", s.api(serviceScoped, s.deleteDevice))
+
+	m.Handle("GET /v1/services/{sid}/templates", s.api(adminService, s.listTemplates))
+	m.Handle("GET /v1/services/{sid}/templates/{channel}/{locale}", s.api(adminService, s.getTemplate))
+	m.Handle("PUT /v1/services/{sid}/templates/{channel}/{locale}", s.api(adminService, s.putTemplate))
+	m.Handle("DELETE /v1/services/{sid}/templates/{channel}/{locale}", s.api(adminService, s.deleteTemplate))
 
 	m.Handle("GET /v1/audit", s.api(adminOnly, s.listAudit))
 
@@ -147,10 +163,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 
-	if _, pattern := s.mux.Handler(r); pattern == "" {
-		s.unrouted(sw, r)
+	// Every body is bounded here, mounted handlers' (provider callbacks)
+	// included, whatever each does itself; one announced as larger is
+	// refused before any handler runs.
+	if r.ContentLength > maxRequestBytes {
+		writeResponse(sw, s.errorResponse(r, tooLarge(maxRequestBytes)))
 	} else {
-		s.mux.ServeHTTP(sw, r)
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(sw, r.Body, maxRequestBytes)
+		}
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			s.unrouted(sw, r)
+		} else {
+			s.mux.ServeHTTP(sw, r)
+		}
 	}
 
 	route := r.Pattern // set by the mux; never the raw path, which holds ids

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -94,6 +95,19 @@ func TestSecurityHeaders(t *testing.T) {
 		require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), path)
 		require.Equal(t, "no-store", r.Header.Get("Cache-Control"), path)
 	}
+
+	// The answers that carry a secret, shown once: the service's
+	// webhook_secret and a key's secret.
+	for _, post := range []struct{ path, secret string }{
+		{"/v1/services", "webhook_secret"},
+		{"/v1/services/" + sid + "/keys", "secret"},
+	} {
+		r := b.do(t, "POST", post.path, adminToken, map[string]any{"name": "X"})
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+		require.NotEmpty(t, r.JSON(t)[post.secret], post.path)
+		require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), post.path)
+		require.Equal(t, "no-store", r.Header.Get("Cache-Control"), post.path)
+	}
 }
 
 func TestMounts(t *testing.T) {
@@ -106,6 +120,52 @@ func TestMounts(t *testing.T) {
 	r := b.do(t, "GET", "/dev/messages?to=%2B447700900123", "", nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	require.JSONEq(t, `[{"path":"/dev/messages"}]`, string(r.Body), "the mounted handler sees the full path")
+}
+
+// Bodies are bounded: an API body over 64 KiB is 413 request_too_large;
+// every other body (the mounted provider callbacks') over 1 MiB too,
+// before the handler runs when the length is announced, and as a read
+// error in the handler when it is not (chunked).
+func TestBodyLimits(t *testing.T) {
+	t.Parallel()
+	var handled atomic.Int64
+	var readErr atomic.Pointer[error]
+	callback := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		_, err := io.ReadAll(r.Body)
+		if err != nil {
+			readErr.Store(&err)
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	b := setup(t, func(o *setupOpts) { o.mounts = map[string]http.Handler{"POST /v1/callbacks/test": callback} })
+	sid := b.service(t, nil)
+
+	apiBig := `{"to": "+447700900123", "reference": "` + strings.Repeat("x", 70<<10) + `"}`
+	p := requireProblem(t, b.do(t, "POST", vpath(sid), adminToken, rawBody(apiBig)), http.StatusRequestEntityTooLarge, "request_too_large")
+	require.Contains(t, p["detail"], "at most 65536 bytes")
+
+	// The callback takes what fits.
+	r := b.do(t, "POST", "/v1/callbacks/test", "", rawBody(strings.Repeat("x", 512<<10)))
+	require.Equal(t, http.StatusNoContent, r.Status)
+	require.EqualValues(t, 1, handled.Load())
+
+	// Announced as too large: refused before the handler.
+	r = b.do(t, "POST", "/v1/callbacks/test", "", rawBody(strings.Repeat("x", 1<<20+1)))
+	p = requireProblem(t, r, http.StatusRequestEntityTooLarge, "request_too_large")
+	require.Contains(t, p["detail"], "at most 1048576 bytes")
+	require.EqualValues(t, 1, handled.Load(), "the handler did not run")
+
+	// Chunked, no length: the handler's read stops at the limit.
+	req := b.newRequest(t, "POST", "/v1/callbacks/test", "", nil)
+	req.Body = io.NopCloser(strings.NewReader(strings.Repeat("x", 2<<20)))
+	req.ContentLength = -1
+	r = b.send(t, req)
+	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
+	_, over := errors.AsType[*http.MaxBytesError](*readErr.Load())
+	require.True(t, over)
 }
 
 func TestAuthentication(t *testing.T) {
@@ -179,7 +239,6 @@ func TestRequestDecoding(t *testing.T) {
 	b := setup(t)
 	sid := b.service(t, nil)
 	vid := b.start(t, sid, adminToken, nil)
-	big := `{"to": "+447700900123", "reference": "` + strings.Repeat("x", 70<<10) + `"}`
 
 	tests := []struct {
 		name, method, path string
@@ -208,7 +267,6 @@ func TestRequestDecoding(t *testing.T) {
 		{"trailing data", "POST", vpath(sid), rawBody(`{"to": "+447700900123"} {"to": "x"}`), "", "", "nothing after"},
 		{"text content type", "POST", vpath(sid), rawBody(`{"to": "+447700900123"}`), "text/plain", "Content-Type", "application/json"},
 		{"form content type", "POST", "/v1/services", rawBody(`name=X`), "application/x-www-form-urlencoded", "Content-Type", "application/json"},
-		{"too large", "POST", vpath(sid), rawBody(big), "", "", "at most 65536 bytes"},
 		{"empty body", "POST", vpath(sid), nil, "", "to", "required"},
 		{"null name", "POST", "/v1/services", rawBody(`{"name": null}`), "", "name", "null"},
 		{"null policy field", "PATCH", "/v1/services/" + sid, rawBody(`{"code_length": null}`), "", "code_length", "null"},

@@ -47,6 +47,7 @@ func (s *Server) startVerification(ctx context.Context, c *call) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
+	c.subject = v.ToKey
 	return http.StatusCreated, toVerificationJSON(v, s.now()), nil
 }
 
@@ -103,6 +104,7 @@ func (s *Server) checkVerification(ctx context.Context, c *call) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
+	c.subject = res.Verification.ToKey
 	return http.StatusOK, s.checkResult(res), nil
 }
 
@@ -122,6 +124,7 @@ func (s *Server) checkDestination(ctx context.Context, c *call) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
+	c.subject = res.Verification.ToKey
 	return http.StatusOK, s.checkResult(res), nil
 }
 
@@ -148,6 +151,7 @@ func (s *Server) resendVerification(ctx context.Context, c *call) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
+	c.subject = v.ToKey
 	return http.StatusOK, toVerificationJSON(v, s.now()), nil
 }
 
@@ -165,5 +169,27 @@ func (s *Server) cancelVerification(ctx context.Context, c *call) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
+	c.subject = v.ToKey
 	return http.StatusOK, toVerificationJSON(v, s.now()), nil
+}
+
+// erasureJSON says what erasing a destination deleted.
+type erasureJSON struct {
+	Verifications int `json:"verifications"`
+	Events        int `json:"events"`
+	Responses     int `json:"responses"`
+	Devices       int `json:"devices"`
+}
+
+// DELETE /v1/services/{sid}/destinations/{to}: everything the service
+// keeps about one destination (the right to erasure). {to} is the
+// destination as a verification names it, percent-encoded where needed
+// ("%2B447700900123" and "+447700900123" both work).
+func (s *Server) eraseDestination(ctx context.Context, c *call) (int, any, error) {
+	out, err := s.engine.EraseDestination(ctx, c.sid, c.r.PathValue("to"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, erasureJSON{Verifications: out.Verifications, Events: out.Events,
+		Responses: out.Responses, Devices: out.Devices}, nil
 }

@@ -455,3 +455,36 @@ func TestListVerifications(t *testing.T) {
 	}
 	requireProblem(t, b.do(t, "GET", vpath("svc_01jd0000000000000000000000"), adminToken, nil), 404, "not_found")
 }
+
+func TestEraseDestination(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sid := b.service(t, nil)
+	key := b.key(t, sid)
+	body := map[string]any{"to": "+447700900123", "reference": "order-1"}
+	first := b.do(t, "POST", vpath(sid), key, body, idemKey("start-1"))
+	require.Equal(t, http.StatusCreated, first.Status)
+	vid := first.JSON(t)["id"].(string)
+	b.must(t, http.StatusOK, "POST", vpath(sid, vid, "check"), key, map[string]any{"code": "000000"})
+	kept := b.start(t, sid, key, map[string]any{"to": "+447700900124"})
+
+	got := b.must(t, http.StatusOK, "DELETE", "/v1/services/"+sid+"/destinations/%2B447700900123", key, nil)
+	require.Equal(t, map[string]any{"verifications": 1.0, "events": 1.0, "responses": 1.0, "devices": 0.0}, got)
+	requireProblem(t, b.do(t, "GET", vpath(sid, vid), key, nil), 404, "not_found")
+	b.must(t, http.StatusOK, "GET", vpath(sid, kept), key, nil)
+	list := b.must(t, http.StatusOK, "GET", vpath(sid)+"?to=%2B447700900123", key, nil)
+	require.Empty(t, list["data"])
+
+	// The remembered response went too: the same key now starts afresh.
+	again := b.do(t, "POST", vpath(sid), key, body, idemKey("start-1"))
+	require.Equal(t, http.StatusCreated, again.Status)
+	require.Empty(t, again.Header.Get("Idempotent-Replayed"))
+	require.NotEqual(t, vid, again.JSON(t)["id"])
+
+	// Erasing what is not there is not an error; a push device goes with its token.
+	b.must(t, http.StatusOK, "DELETE", "/v1/services/"+sid+"/destinations/ana@example.com", key, nil)
+	did := b.must(t, http.StatusCreated, "POST", "/v1/services/"+sid+"/devices", key, map[string]any{"platform": "android", "token": "fcm-token-9"})["id"].(string)
+	got = b.must(t, http.StatusOK, "DELETE", "/v1/services/"+sid+"/destinations/"+did, key, nil)
+	require.Equal(t, 1.0, got["devices"])
+	requireProblem(t, b.do(t, "GET", "/v1/services/"+sid+"/devices/"+did, key, nil), 404, "not_found")
+}

@@ -176,7 +176,9 @@ func checkCode(code string) error {
 	return nil
 }
 
-// Render renders req in the best-matching locale. It fails on a request no
+// Render renders req in the best-matching locale, with the service's own
+// template from req.Templates for the channel, purpose and locale when it
+// has one (see [Catalog.CheckTemplate]), else the built-in. It fails on a request no
 // message can be made from: an unknown channel, an empty brand or code, a
 // TTL that is not positive, a malformed transaction, app hash or WebOTP
 // domain. No error contains the code.
@@ -210,7 +212,10 @@ func (c *Catalog) Render(req otpd.RenderRequest) (otpd.Rendered, error) {
 		v[phAmount], v[phPayee] = amount, payee
 	}
 	name := loc.tag.String()
-	t, ok := c.templates[Key{kind, purpose, name}]
+	t, ok := serviceTemplate(req, purpose, name)
+	if !ok {
+		t, ok = c.templates[Key{kind, purpose, name}]
+	}
 	if !ok { // check in New makes this unreachable
 		return otpd.Rendered{}, fmt.Errorf("message: no %s template for %s in %s", kind, purpose, name)
 	}

@@ -19,6 +19,17 @@
 // built-in locale has a template for every kind and purpose, so a lookup
 // never falls back to another language halfway through.
 //
+// # Services' own templates
+//
+// A service may replace a built-in text for one channel, purpose and locale
+// ([otpd.MessageTemplate], set through the API). [Catalog.CanonicalTemplateKey]
+// and [Catalog.CheckTemplate] check it when it is saved: [ValidateTemplate]'s
+// rules, and the message it makes in the worst case must fit its channel
+// (MaxSMSSegments and the other limits). [Catalog.Render] uses the template
+// the request carries (RenderRequest.Templates) for the channel, the purpose
+// it picks and the locale it matches, with the same values, cleaning and
+// escaping as a built-in.
+//
 // # Purposes
 //
 // "login" (and ""), "transaction", "password_reset" and "delivery" have their

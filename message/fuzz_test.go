@@ -226,3 +226,49 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServiceTemplate holds CheckTemplate and the rendering of services'
+// templates together: whatever CheckTemplate accepts renders for any
+// brand, with the code shown once where {code} was, and a brand is never
+// read as a template (its braces are shown, nothing is pulled in).
+func FuzzServiceTemplate(f *testing.F) {
+	channels := []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelWhatsApp, otpd.ChannelRCS, otpd.ChannelPush, otpd.ChannelEmail}
+	for i, text := range []string{
+		"{brand}: {code} ({expiry})", "Pay {amount} to {payee}: {code}", "{code}", "{code} {code}", "{code} {x}",
+		"<b>{brand}</b>\n\n{code}\n\n{expiry}", strings.Repeat("long ", 200) + "{code}", "{{.Code}}",
+	} {
+		f.Add(text, "{brand} code", uint8(i), uint8(i), "Acme {code} {{.Brand}}", uint64(i))
+	}
+	c := message.New()
+	f.Fuzz(func(t *testing.T, text, subject string, chIdx, pIdx uint8, brand string, seed uint64) {
+		ch := channels[int(chIdx)%len(channels)]
+		purposes := message.Purposes()
+		purpose := purposes[int(pIdx)%len(purposes)]
+		if ch != otpd.ChannelEmail {
+			subject = ""
+		}
+		svc := &otpd.Service{Name: brand}
+		mt := &otpd.MessageTemplate{TemplateKey: otpd.TemplateKey{Channel: ch, Purpose: purpose, Locale: "de"}, Subject: subject, Text: text}
+		if err := c.CheckTemplate(svc, mt); err != nil {
+			require.ErrorIs(t, err, otpd.ErrInvalid)
+			return
+		}
+		brand = "Acme " + brand // never empty once cleaned, which Render refuses
+		a, b := fuzzCodes(seed)
+		req := otpd.RenderRequest{Channel: ch, Locale: "de-AT", Purpose: purpose, Brand: brand, TTL: 10 * time.Minute,
+			Templates: []otpd.MessageTemplate{*mt}}
+		if purpose == message.PurposeTransaction {
+			req.Transaction = &otpd.Transaction{Amount: "125.00", Currency: "EUR", Payee: "Shop {code}"}
+		}
+		req.Code = a
+		outA, err := c.Render(req)
+		require.NoError(t, err)
+		req.Code = b
+		outB, err := c.Render(req)
+		require.NoError(t, err)
+		requireCodeOnce(t, "text", outA.Text, outB.Text, a, b)
+		if ch == otpd.ChannelEmail {
+			requireCodeOnce(t, "HTML", outA.HTML, outB.HTML, a, b)
+		}
+	})
+}

@@ -248,8 +248,15 @@ func validateChars(text string, newlines bool) error {
 // purposes must not use them (they would be empty); an e-mail needs a
 // one-line Subject without {code}, a text template has no Subject.
 func ValidateTemplate(k Key, t Template) error {
+	_, err := validateTemplate(k, t)
+	return err
+}
+
+// validateTemplate is ValidateTemplate that also names the part at fault:
+// "text", "subject", "purpose" or "kind".
+func validateTemplate(k Key, t Template) (param string, err error) {
 	if k.Kind != KindText && k.Kind != KindEmail {
-		return invalidTemplate("unknown kind %q", k.Kind)
+		return "kind", invalidTemplate("unknown kind %q", k.Kind)
 	}
 	purpose := k.Purpose
 	if purpose == "" {
@@ -260,42 +267,41 @@ func ValidateTemplate(k Key, t Template) error {
 		known = known || p == purpose
 	}
 	if !known {
-		return invalidTemplate("unknown purpose %q", k.Purpose)
+		return "purpose", invalidTemplate("unknown purpose %q", k.Purpose)
 	}
 	if err := validateBody(k.Kind, t.Text); err != nil {
-		return err
+		return "text", err
 	}
 	inText := placeholders(t.Text)
-	used := placeholders(t.Text)
 	switch k.Kind {
 	case KindText:
 		if t.Subject != "" {
-			return invalidTemplate("a text template has no subject")
+			return "subject", invalidTemplate("a text template has no subject")
 		}
 	case KindEmail:
 		if err := validateChars(t.Subject, false); err != nil {
-			return fmt.Errorf("%w (in the subject)", err)
+			return "subject", fmt.Errorf("%w (in the subject)", err)
 		}
 		if strings.TrimSpace(t.Subject) == "" {
-			return invalidTemplate("subject is empty")
+			return "subject", invalidTemplate("subject is empty")
 		}
 		if _, problem := parse(t.Subject); problem != "" {
-			return invalidTemplate("subject: %s", problem)
+			return "subject", invalidTemplate("subject: %s", problem)
 		}
 		inSubject := placeholders(t.Subject)
 		if inSubject[phCode] > 0 {
-			return invalidTemplate("subject must not contain {code}")
+			return "subject", invalidTemplate("subject must not contain {code}")
 		}
-		for name, n := range inSubject {
-			used[name] += n
+		if purpose != PurposeTransaction && (inSubject[phAmount] > 0 || inSubject[phPayee] > 0) {
+			return "subject", invalidTemplate("only a transaction template may use {amount} and {payee}")
 		}
 	}
 	if purpose == PurposeTransaction {
 		if inText[phAmount] == 0 || inText[phPayee] == 0 {
-			return invalidTemplate("a transaction template's text must show {amount} and {payee}")
+			return "text", invalidTemplate("a transaction template's text must show {amount} and {payee}")
 		}
-	} else if used[phAmount] > 0 || used[phPayee] > 0 {
-		return invalidTemplate("only a transaction template may use {amount} and {payee}")
+	} else if inText[phAmount] > 0 || inText[phPayee] > 0 {
+		return "text", invalidTemplate("only a transaction template may use {amount} and {payee}")
 	}
-	return nil
+	return "", nil
 }

@@ -155,3 +155,31 @@ func (w *Webhooks) WebhookAttempt(outcome string, took time.Duration) {
 		w.latency.Observe(took.Seconds())
 	}
 }
+
+// Fraud exports the fraud guard's metrics, as fraud.Guard reports them.
+type Fraud struct {
+	blocks *prometheus.CounterVec
+	active prometheus.Gauge
+}
+
+// NewFraud registers the fraud guard's metrics with reg.
+func NewFraud(reg prometheus.Registerer) *Fraud {
+	f := &Fraud{
+		blocks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpd_fraud_blocks_total",
+			Help: "Fraud blocks made by this node (by the conversion-rate guard or an admin), by scope: prefix or country.",
+		}, []string{"scope"}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "otpd_fraud_blocks_active",
+			Help: "Fraud blocks active across the store, as of this node's last refresh.",
+		}),
+	}
+	reg.MustRegister(f.blocks, f.active)
+	return f
+}
+
+// BlockCreated counts a block.
+func (f *Fraud) BlockCreated(scope otpd.BlockScope) { f.blocks.WithLabelValues(string(scope)).Inc() }
+
+// ActiveBlocks sets the number of active blocks.
+func (f *Fraud) ActiveBlocks(n int) { f.active.Set(float64(n)) }

@@ -57,3 +57,23 @@ otpd_sms_route_sends_total{result="temporary",route="smsc1"} 1
 `), "otpd_sms_route_sends_total"))
 	require.Equal(t, 1, testutil.CollectAndCount(reg, "otpd_sms_route_send_seconds"))
 }
+
+func TestFraud(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	f := metrics.NewFraud(reg)
+	f.BlockCreated(otpd.ScopePrefix)
+	f.BlockCreated(otpd.ScopePrefix)
+	f.BlockCreated(otpd.ScopeCountry)
+	f.ActiveBlocks(3)
+	f.ActiveBlocks(2)
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP otpd_fraud_blocks_total Fraud blocks made by this node (by the conversion-rate guard or an admin), by scope: prefix or country.
+# TYPE otpd_fraud_blocks_total counter
+otpd_fraud_blocks_total{scope="country"} 1
+otpd_fraud_blocks_total{scope="prefix"} 2
+# HELP otpd_fraud_blocks_active Fraud blocks active across the store, as of this node's last refresh.
+# TYPE otpd_fraud_blocks_active gauge
+otpd_fraud_blocks_active 2
+`), "otpd_fraud_blocks_total", "otpd_fraud_blocks_active"))
+}

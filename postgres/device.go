@@ -22,7 +22,7 @@ const (
 	WHERE service_id = $3 AND id = $4`
 )
 
-func scanDevice(row pgx.Row) (*otpd.Device, error) {
+func scanDevice(sl otpd.Sealer, row pgx.Row) (*otpd.Device, error) {
 	var d otpd.Device
 	var platform string
 	var created time.Time
@@ -31,12 +31,16 @@ func scanDevice(row pgx.Row) (*otpd.Device, error) {
 		return nil, err
 	}
 	d.Platform, d.CreatedAt, d.DeadAt = otpd.Platform(platform), fromTS(created), fromNullTS(dead)
-	return &d, nil
+	return &d, otpd.OpenDevice(sl, &d)
 }
 
 // CreateDevice inserts a push device.
 func (s *Store) CreateDevice(ctx context.Context, d *otpd.Device) error {
-	_, err := s.pool.Exec(ctx, sqlInsertDevice, d.ID, d.ServiceID, string(d.Platform), d.Token, d.Label,
+	token, err := otpd.SealDeviceToken(s.sealer, d)
+	if err != nil {
+		return fmt.Errorf("postgres: create device: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, sqlInsertDevice, d.ID, d.ServiceID, string(d.Platform), token, d.Label,
 		ts(d.CreatedAt), nullTS(d.DeadAt), d.DeadReason)
 	if err != nil {
 		return fmt.Errorf("postgres: create device: %w", err)
@@ -46,7 +50,7 @@ func (s *Store) CreateDevice(ctx context.Context, d *otpd.Device) error {
 
 // GetDevice returns a device of the service.
 func (s *Store) GetDevice(ctx context.Context, serviceID, id string) (*otpd.Device, error) {
-	d, err := scanDevice(s.pool.QueryRow(ctx, sqlGetDevice, serviceID, id))
+	d, err := scanDevice(s.sealer, s.pool.QueryRow(ctx, sqlGetDevice, serviceID, id))
 	if isNoRows(err) {
 		return nil, fmt.Errorf("postgres: get device: %w", notFound("device", id))
 	}
@@ -62,7 +66,7 @@ func (s *Store) ListDevices(ctx context.Context, serviceID, after string, limit 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list devices: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*otpd.Device, error) { return scanDevice(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*otpd.Device, error) { return scanDevice(s.sealer, row) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list devices: %w", err)
 	}

@@ -84,20 +84,33 @@ func deliveryArgs(d otpd.EventDelivery) []any {
 }
 
 // queueInsertEvents queues the inserts of the events of a change.
-func queueInsertEvents(b *pgx.Batch, v *otpd.Verification) error {
+func queueInsertEvents(sl otpd.Sealer, b *pgx.Batch, v *otpd.Verification) error {
 	for _, e := range v.Events {
 		if e.ServiceID != v.ServiceID || e.VerificationID != v.ID {
 			return fmt.Errorf("event %s is not of verification %s", e.ID, v.ID)
 		}
-		args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), ts(e.CreatedAt), nonNil(e.Data)},
-			deliveryArgs(e.Delivery)...)
-		b.Queue(sqlInsertEvent, append(args, e.ServiceID)...)
+		args, err := eventArgs(sl, e)
+		if err != nil {
+			return err
+		}
+		b.Queue(sqlInsertEvent, args...)
 	}
 	return nil
 }
 
+// eventArgs returns the arguments of sqlInsertEvent for e, its data sealed.
+func eventArgs(sl otpd.Sealer, e *otpd.Event) ([]any, error) {
+	data, err := otpd.SealEventData(sl, e)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), ts(e.CreatedAt), nonNil(data)},
+		deliveryArgs(e.Delivery)...)
+	return append(args, e.ServiceID), nil
+}
+
 // scanEvent reads a row of eventColumns.
-func scanEvent(row pgx.Row) (seq int64, e *otpd.Event, err error) {
+func scanEvent(sl otpd.Sealer, row pgx.Row) (seq int64, e *otpd.Event, err error) {
 	e = &otpd.Event{}
 	var typ, state string
 	var created time.Time
@@ -111,7 +124,7 @@ func scanEvent(row pgx.Row) (seq int64, e *otpd.Event, err error) {
 	e.Type, e.CreatedAt, d.State = otpd.EventType(typ), fromTS(created), otpd.EventDeliveryState(state)
 	d.NextAttemptAt, d.Deadline = fromNullTS(next), fromNullTS(deadline)
 	d.LastAttemptAt, d.DeliveredAt = fromNullTS(last), fromNullTS(delivered)
-	return seq, e, nil
+	return seq, e, otpd.OpenEvent(sl, e)
 }
 
 // ListEvents returns the service's events that match f, newest first.
@@ -146,7 +159,7 @@ func (s *Store) ListEvents(ctx context.Context, f otpd.EventFilter) ([]*otpd.Eve
 		return nil, fmt.Errorf("postgres: list events: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*otpd.Event, error) {
-		_, e, err := scanEvent(row)
+		_, e, err := scanEvent(s.sealer, row)
 		return e, err
 	})
 	if err != nil {
@@ -157,7 +170,7 @@ func (s *Store) ListEvents(ctx context.Context, f otpd.EventFilter) ([]*otpd.Eve
 
 // GetEvent returns an event of the service.
 func (s *Store) GetEvent(ctx context.Context, serviceID, id string) (*otpd.Event, error) {
-	_, e, err := scanEvent(s.pool.QueryRow(ctx, sqlGetEvent, serviceID, id))
+	_, e, err := scanEvent(s.sealer, s.pool.QueryRow(ctx, sqlGetEvent, serviceID, id))
 	if isNoRows(err) {
 		return nil, fmt.Errorf("postgres: get event: %w", notFound("event", id))
 	}
@@ -208,7 +221,7 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 		return nil, fmt.Errorf("postgres: claim events: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {
-		seq, e, err := scanEvent(row)
+		seq, e, err := scanEvent(s.sealer, row)
 		return claimed{seq, e}, err
 	})
 	if err != nil {
@@ -255,7 +268,7 @@ func (s *Store) SetEventDelivery(ctx context.Context, eventID string, d otpd.Eve
 
 // RedeliverEvent makes an event pending again.
 func (s *Store) RedeliverEvent(ctx context.Context, serviceID, id string, now, deadline time.Time) (*otpd.Event, error) {
-	_, e, err := scanEvent(s.pool.QueryRow(ctx, sqlRedeliverEvent, ts(now), ts(deadline), serviceID, id))
+	_, e, err := scanEvent(s.sealer, s.pool.QueryRow(ctx, sqlRedeliverEvent, ts(now), ts(deadline), serviceID, id))
 	if isNoRows(err) {
 		return nil, fmt.Errorf("postgres: redeliver event: %w", notFound("event", id))
 	}

@@ -32,8 +32,8 @@ const (
 	sqlGetIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
 	WHERE scope = $1 AND key = $2`
 	sqlCompleteIdempotency = `UPDATE idempotency_keys
-	SET completed = true, status_code = $1, header = $2, body = $3, locked_until = NULL
-	WHERE scope = $4 AND key = $5`
+	SET completed = true, status_code = $1, header = $2, body = $3, locked_until = NULL, subject = $4
+	WHERE scope = $5 AND key = $6`
 	sqlReleaseIdempotency = `DELETE FROM idempotency_keys
 	WHERE scope = $1 AND key = $2 AND NOT completed`
 	// Skipping locked rows, as the verification batches do (see
@@ -50,7 +50,7 @@ const (
 // purged) before it can be read, which takes a retry racing a release.
 const reserveAttempts = 5
 
-func scanIdempotency(row pgx.Row) (*otpd.IdempotencyRecord, error) {
+func scanIdempotency(sl otpd.Sealer, row pgx.Row) (*otpd.IdempotencyRecord, error) {
 	var (
 		r           otpd.IdempotencyRecord
 		createdAt   time.Time
@@ -63,7 +63,7 @@ func scanIdempotency(row pgx.Row) (*otpd.IdempotencyRecord, error) {
 	}
 	r.CreatedAt = fromTS(createdAt)
 	r.LockedUntil = fromNullTS(lockedUntil)
-	return &r, nil
+	return &r, otpd.OpenIdempotency(sl, &r)
 }
 
 // ReserveIdempotencyKey records rec as started, or returns the record that
@@ -74,9 +74,13 @@ func scanIdempotency(row pgx.Row) (*otpd.IdempotencyRecord, error) {
 // Each step is one statement, atomic on its own: the insert (the usual
 // case, one round trip), else the take-over, else a read of the record.
 func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.IdempotencyRecord) (*otpd.IdempotencyRecord, error) {
+	body, err := otpd.SealIdempotencyBody(s.sealer, rec)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reserve idempotency key: %w", err)
+	}
 	for range reserveAttempts {
 		tag, err := s.pool.Exec(ctx, sqlInsertIdempotency, rec.Scope, rec.Key, rec.RequestHash,
-			rec.Completed, rec.StatusCode, rec.Header, rec.Body, ts(rec.CreatedAt), nullTS(rec.LockedUntil))
+			rec.Completed, rec.StatusCode, rec.Header, body, ts(rec.CreatedAt), nullTS(rec.LockedUntil))
 		if err != nil {
 			return nil, fmt.Errorf("postgres: reserve idempotency key: %w", err)
 		}
@@ -84,7 +88,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.Idempotency
 			return nil, nil
 		}
 
-		taken, err := scanIdempotency(s.pool.QueryRow(ctx, sqlTakeOverIdempotency,
+		taken, err := scanIdempotency(s.sealer, s.pool.QueryRow(ctx, sqlTakeOverIdempotency,
 			rec.Scope, rec.Key, nullTS(rec.LockedUntil), ts(rec.CreatedAt)))
 		if err == nil {
 			taken.Taken = true
@@ -94,7 +98,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.Idempotency
 			return nil, fmt.Errorf("postgres: reserve idempotency key: %w", err)
 		}
 
-		existing, err := scanIdempotency(s.pool.QueryRow(ctx, sqlGetIdempotency, rec.Scope, rec.Key))
+		existing, err := scanIdempotency(s.sealer, s.pool.QueryRow(ctx, sqlGetIdempotency, rec.Scope, rec.Key))
 		if err == nil {
 			return existing, nil
 		}
@@ -108,8 +112,12 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.Idempotency
 
 // CompleteIdempotencyKey stores the response of a reserved request.
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, rec *otpd.IdempotencyRecord) error {
-	err := s.execOne(ctx, "idempotency key", rec.Key, sqlCompleteIdempotency,
-		rec.StatusCode, rec.Header, rec.Body, rec.Scope, rec.Key)
+	body, err := otpd.SealIdempotencyBody(s.sealer, rec)
+	if err != nil {
+		return fmt.Errorf("postgres: complete idempotency key: %w", err)
+	}
+	err = s.execOne(ctx, "idempotency key", rec.Key, sqlCompleteIdempotency,
+		rec.StatusCode, rec.Header, body, rec.Subject, rec.Scope, rec.Key)
 	if err != nil {
 		return fmt.Errorf("postgres: complete idempotency key: %w", err)
 	}

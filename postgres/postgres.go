@@ -43,11 +43,21 @@ const sqlMigrationLock = `SELECT pg_advisory_xact_lock(1869901924, hashtext(coal
 // through a pgx connection pool. It is safe for concurrent use, and any
 // number of Stores, in any number of processes, may share one database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	sealer otpd.Sealer // encrypts personal data at rest; nil: stored in clear
 }
 
 type config struct {
-	pool []func(*pgxpool.Config)
+	pool   []func(*pgxpool.Config)
+	sealer otpd.Sealer
+}
+
+// WithSealer encrypts personal data before it is written — destinations,
+// end users' IP addresses, device tokens, event payloads and remembered
+// API responses — and decrypts it when read. Values written without a
+// sealer stay readable. Every node sharing the database needs the same keys.
+func WithSealer(sl otpd.Sealer) Option {
+	return func(c *config) { c.sealer = sl }
 }
 
 // An Option configures Open.
@@ -103,7 +113,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, sealer: cfg.sealer}, nil
 }
 
 // parseConfig parses dsn and fills in otpd's defaults for the settings it

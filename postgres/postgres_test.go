@@ -779,3 +779,56 @@ func TestPurgeRateCounts(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, wait)
 }
+
+func TestStoreSealed(t *testing.T) {
+	t.Parallel()
+	adminPool(t)
+	sealer := otpd.NewKeyring(time.Now())
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		return openSealed(t, newSchema(t), sealer)
+	})
+}
+
+// TestNoPersonalDataInClear dumps every table the store wrote, as
+// pg_dump's data would show it, and greps it for the personal data
+// written through a sealing store.
+func TestNoPersonalDataInClear(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	keyring := otpd.NewKeyring(time.Now())
+	s := openSealed(t, schema, keyring)
+	p := storetest.WritePersonalData(t, s)
+
+	pool := adminPool(t)
+	var tables []string
+	rows, err := pool.Query(t.Context(), `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, schema)
+	require.NoError(t, err)
+	tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Contains(t, tables, "verifications")
+	var dump strings.Builder
+	for _, table := range tables {
+		rows, err := pool.Query(t.Context(), `SELECT t::text FROM `+pgx.Identifier{schema, table}.Sanitize()+` t`)
+		require.NoError(t, err)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		for _, l := range lines {
+			dump.WriteString(l + "\n")
+		}
+	}
+	require.Contains(t, dump.String(), "enc1:", "the dump holds the sealed values")
+	for _, plain := range p.Plain {
+		require.NotContains(t, dump.String(), plain, "the database holds %q in clear", plain)
+	}
+	_, err = openStore(t, schema).GetVerification(t.Context(), p.Service.ID, p.Verification.ID)
+	require.ErrorIs(t, err, otpd.ErrUnsealable, "without the keyring it refuses rather than showing ciphertext")
+}
+
+// openSealed is openStore with a sealer.
+func openSealed(t testing.TB, schema string, sl otpd.Sealer) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), dsnIn(t, schema), postgres.WithSealer(sl))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}

@@ -239,7 +239,7 @@ func deref(s *string) string {
 // collectVerifications reads rows of verifications joined with their
 // messages, ordered by verification and then by message seq, and returns
 // the verifications in the order of the rows.
-func collectVerifications(rows pgx.Rows) ([]*otpd.Verification, error) {
+func collectVerifications(sl otpd.Sealer, rows pgx.Rows) ([]*otpd.Verification, error) {
 	defer rows.Close()
 	var out []*otpd.Verification
 	for rows.Next() {
@@ -251,7 +251,11 @@ func collectVerifications(rows pgx.Rows) ([]*otpd.Verification, error) {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].ID != vr.v.ID {
-			out = append(out, vr.verification())
+			v := vr.verification()
+			if err := otpd.OpenVerification(sl, v); err != nil {
+				return nil, err
+			}
+			out = append(out, v)
 		}
 		if m := mr.message(); m != nil {
 			v := out[len(out)-1]
@@ -286,6 +290,9 @@ func queueInsertMessage(b *pgx.Batch, v *otpd.Verification, m *otpd.Message) {
 // transaction (then, when it queues a message, notifies: see notify.go).
 func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) error {
 	args, err := verificationArgs(v)
+	if err == nil {
+		err = sealVerificationArgs(s.sealer, v.ID, args)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 	}
@@ -297,7 +304,7 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 		}
 		queueInsertMessage(b, v, m)
 	}
-	if err := queueInsertEvents(b, v); err != nil {
+	if err := queueInsertEvents(s.sealer, b, v); err != nil {
 		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 	}
 	// Wake every node's Listen once this has committed; see notify.go.
@@ -316,7 +323,7 @@ func (s *Store) GetVerification(ctx context.Context, serviceID, id string) (*otp
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get verification %s: %w", id, err)
 	}
-	vs, err := collectVerifications(rows)
+	vs, err := collectVerifications(s.sealer, rows)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get verification %s: %w", id, err)
 	}
@@ -359,7 +366,7 @@ func (s *Store) ListVerifications(ctx context.Context, f otpd.VerificationFilter
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list verifications: %w", err)
 	}
-	out, err := collectVerifications(rows)
+	out, err := collectVerifications(s.sealer, rows)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list verifications: %w", err)
 	}
@@ -376,7 +383,7 @@ func (s *Store) FindPending(ctx context.Context, serviceID string, toKeys []stri
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find pending verification: %w", err)
 	}
-	vs, err := collectVerifications(rows)
+	vs, err := collectVerifications(s.sealer, rows)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find pending verification: %w", err)
 	}
@@ -413,7 +420,7 @@ func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn
 	tx := br.Tx()
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit; releases the connection on every other path, panics included
 
-	v, err := loadLocked(br, serviceID, id)
+	v, err := loadLocked(s.sealer, br, serviceID, id)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -431,7 +438,7 @@ func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn
 	if queuesMessage(before, v) {
 		wb.Queue(sqlNotifyMessages)
 	}
-	if err := queueChanges(wb, before, v); err != nil {
+	if err := queueChanges(s.sealer, wb, before, v); err != nil {
 		return nil, fmt.Errorf("postgres: update verification: %w", err)
 	}
 	if wb.Len() > 0 {
@@ -449,7 +456,7 @@ func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn
 
 // loadLocked reads the results of UpdateVerification's first batch: BEGIN,
 // the locked verification, its messages.
-func loadLocked(br pgx.BatchResults, serviceID, id string) (*otpd.Verification, error) {
+func loadLocked(sl otpd.Sealer, br pgx.BatchResults, serviceID, id string) (*otpd.Verification, error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, err
 	}
@@ -462,6 +469,9 @@ func loadLocked(br pgx.BatchResults, serviceID, id string) (*otpd.Verification, 
 		return nil, fmt.Errorf("verification %s: %w", id, err)
 	}
 	v := vr.verification()
+	if err := otpd.OpenVerification(sl, v); err != nil {
+		return nil, fmt.Errorf("verification %s: %w", id, err)
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("verification %s: messages: %w", id, err)
@@ -483,7 +493,7 @@ func loadLocked(br pgx.BatchResults, serviceID, id string) (*otpd.Verification, 
 // queueChanges queues the writes of the differences between before and
 // after: the verification row if any column changed, changed messages, and
 // new ones, in the order fn left them in.
-func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
+func queueChanges(sl otpd.Sealer, b *pgx.Batch, before, after *otpd.Verification) error {
 	if after.ID != before.ID || after.ServiceID != before.ServiceID {
 		return fmt.Errorf("verification %s: fn changed its id or service", before.ID)
 	}
@@ -496,6 +506,11 @@ func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
 		return fmt.Errorf("verification %s: %w", after.ID, err)
 	}
 	if !reflect.DeepEqual(oldArgs, newArgs) {
+		// Sealed after the comparison: a fresh nonce would make every
+		// update look like a change.
+		if err := sealVerificationArgs(sl, after.ID, newArgs); err != nil {
+			return fmt.Errorf("verification %s: %w", after.ID, err)
+		}
 		b.Queue(sqlUpdateVerification, append(newArgs, after.ID)...)
 	}
 
@@ -517,7 +532,7 @@ func queueChanges(b *pgx.Batch, before, after *otpd.Verification) error {
 			b.Queue(sqlUpdateMessage, append(messageArgs(m), c.DropLease, m.ID, after.ID)...)
 		}
 	}
-	return queueInsertEvents(b, after)
+	return queueInsertEvents(sl, b, after)
 }
 
 // FindMessageByRef returns the message a receipt's ref belongs to.
@@ -620,4 +635,18 @@ func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Du
 		msgs[i] = c.ClaimedMessage
 	}
 	return msgs, nil
+}
+
+// sealVerificationArgs seals, in place, the personal columns of what
+// verificationArgs returned (to_addr and client_ip).
+func sealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
+	if sl == nil {
+		return nil
+	}
+	to, ip, err := otpd.SealVerificationFields(sl, &otpd.Verification{ID: id, To: args[0].(string), ClientIP: args[7].(string)})
+	if err != nil {
+		return err
+	}
+	args[0], args[7] = to, ip
+	return nil
 }

@@ -2,17 +2,10 @@ package smpp_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/otpd/otpd/internal/testca"
 	"github.com/otpd/otpd/smpp"
 )
 
@@ -601,45 +595,8 @@ func TestTLS(t *testing.T) {
 // a server config with the certificate and a client config trusting the CA.
 func testTLS(t *testing.T) (server, client *tls.Config) {
 	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		require.NoError(t, err)
-		return k
-	}
-	now := time.Now()
-	caKey := key()
-	ca := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "otpd test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-
-	leafKey := key()
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "fakesmsc"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
-	require.NoError(t, err)
-
-	roots := x509.NewCertPool()
-	roots.AddCert(caCert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}}}
-	client = &tls.Config{RootCAs: roots}
-	return server, client
+	ca := testca.New("otpd test CA")
+	return ca.Issue("fakesmsc").ServerConfig(), ca.ClientConfig()
 }
 
 func BenchmarkSessionSubmit(b *testing.B) {

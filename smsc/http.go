@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/otpd/otpd/internal/htmlpage"
 )
 
 // jsonMessage is a Message as GET /messages shows it: the shape of otpd's
@@ -61,11 +63,7 @@ func (s *Server) Handler() http.Handler {
 		to := r.URL.Query().Get("to")
 		msgs := s.Messages(to)
 		slices.Reverse(msgs) // newest first reads better on a page that refreshes
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
+		htmlpage.SetHeaders(w.Header(), pageStyle)
 		_ = page.Execute(w, struct {
 			To    string
 			Msgs  []Message
@@ -77,9 +75,18 @@ func (s *Server) Handler() http.Handler {
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// pageStyle is the page's one stylesheet; its hash in the
+// Content-Security-Policy lets it, and nothing else, apply.
+const pageStyle = `body{font:15px/1.4 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}
+h1{font-size:1.3rem} .note{color:#666}
+table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;vertical-align:top}
+td.text{white-space:pre-wrap;font-family:ui-monospace,monospace} .ids{font-family:ui-monospace,monospace;font-size:.8rem;color:#666}
+`
 
 var page = template.Must(template.New("smsc").Funcs(template.FuncMap{
 	"when": func(t time.Time) string { return t.Format("15:04:05.000") },
@@ -88,12 +95,7 @@ var page = template.Must(template.New("smsc").Funcs(template.FuncMap{
 <meta http-equiv="refresh" content="2">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>otpd dev SMSC</title>
-<style>
-body{font:15px/1.4 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}
-h1{font-size:1.3rem} .note{color:#666}
-table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;vertical-align:top}
-td.text{white-space:pre-wrap;font-family:ui-monospace,monospace} .ids{font-family:ui-monospace,monospace;font-size:.8rem;color:#666}
-</style></head><body>
+<style>` + pageStyle + `</style></head><body>
 <h1>otpd dev SMSC{{if .To}} — {{.To}}{{end}}</h1>
 <p class="note">Messages submitted over SMPP, newest first; this page refreshes every two seconds.
 {{with .Stats}}Binds now: {{.ActiveBinds}} · submits: {{.Submits}} · refused: {{.Rejected}} · messages: {{.Messages}} · duplicates: {{.Duplicates}} · receipts: {{.Receipts}}{{end}}</p>

@@ -22,7 +22,7 @@ const (
 	WHERE service_id = ? AND id = ?`
 )
 
-func scanDevice(sc scanner) (*otpd.Device, error) {
+func scanDevice(sl otpd.Sealer, sc scanner) (*otpd.Device, error) {
 	var d otpd.Device
 	var platform string
 	var created int64
@@ -31,13 +31,17 @@ func scanDevice(sc scanner) (*otpd.Device, error) {
 		return nil, err
 	}
 	d.Platform, d.CreatedAt, d.DeadAt = otpd.Platform(platform), fromMillis(created), fromNullMillis(dead)
-	return &d, nil
+	return &d, otpd.OpenDevice(sl, &d)
 }
 
 // CreateDevice inserts a push device.
 func (s *Store) CreateDevice(ctx context.Context, d *otpd.Device) error {
 	err := s.write(ctx, func(tx *txn) error {
-		_, err := tx.exec(sqlInsertDevice, d.ID, d.ServiceID, string(d.Platform), d.Token, d.Label,
+		token, err := otpd.SealDeviceToken(tx.sealer, d)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(sqlInsertDevice, d.ID, d.ServiceID, string(d.Platform), token, d.Label,
 			millis(d.CreatedAt), nullMillis(d.DeadAt), d.DeadReason)
 		return err
 	})
@@ -49,7 +53,7 @@ func (s *Store) CreateDevice(ctx context.Context, d *otpd.Device) error {
 
 // GetDevice returns a device of the service.
 func (s *Store) GetDevice(ctx context.Context, serviceID, id string) (*otpd.Device, error) {
-	d, err := scanDevice(s.readRow(ctx, sqlGetDevice, serviceID, id))
+	d, err := scanDevice(s.sealer, s.readRow(ctx, sqlGetDevice, serviceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get device: %w", notFound("device", id))
 	}
@@ -68,7 +72,7 @@ func (s *Store) ListDevices(ctx context.Context, serviceID, after string, limit 
 	defer rows.Close()
 	var out []*otpd.Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := scanDevice(s.sealer, rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list devices: %w", err)
 		}

@@ -86,17 +86,30 @@ func insertEvents(tx *txn, v *otpd.Verification) error {
 		if e.ServiceID != v.ServiceID || e.VerificationID != v.ID {
 			return fmt.Errorf("event %s is not of verification %s", e.ID, v.ID)
 		}
-		args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), millis(e.CreatedAt), nonNil(e.Data)},
-			deliveryArgs(e.Delivery)...)
-		if _, err := tx.exec(sqlInsertEvent, append(args, e.ServiceID)...); err != nil {
-			return fmt.Errorf("event %s: %w", e.ID, err)
+		if err := insertEvent(tx, e); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// insertEvent writes one event, disabled when its service has no
+// webhook_url.
+func insertEvent(tx *txn, e *otpd.Event) error {
+	data, err := otpd.SealEventData(tx.sealer, e)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), millis(e.CreatedAt), nonNil(data)},
+		deliveryArgs(e.Delivery)...)
+	if _, err := tx.exec(sqlInsertEvent, append(args, e.ServiceID)...); err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
 // scanEvent reads a row of eventColumns.
-func scanEvent(sc interface{ Scan(...any) error }) (seq int64, e *otpd.Event, err error) {
+func scanEvent(sl otpd.Sealer, sc interface{ Scan(...any) error }) (seq int64, e *otpd.Event, err error) {
 	e = &otpd.Event{}
 	var typ, state string
 	var created int64
@@ -110,7 +123,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (seq int64, e *otpd.Event, er
 	e.Type, e.CreatedAt, d.State = otpd.EventType(typ), fromMillis(created), otpd.EventDeliveryState(state)
 	d.NextAttemptAt, d.Deadline = fromNullMillis(next), fromNullMillis(deadline)
 	d.LastAttemptAt, d.DeliveredAt = fromNullMillis(last), fromNullMillis(delivered)
-	return seq, e, nil
+	return seq, e, otpd.OpenEvent(sl, e)
 }
 
 // ListEvents returns the service's events that match f, newest first.
@@ -147,7 +160,7 @@ func (s *Store) ListEvents(ctx context.Context, f otpd.EventFilter) ([]*otpd.Eve
 	defer rows.Close()
 	var out []*otpd.Event
 	for rows.Next() {
-		_, e, err := scanEvent(rows)
+		_, e, err := scanEvent(s.sealer, rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list events: %w", err)
 		}
@@ -161,7 +174,7 @@ func (s *Store) ListEvents(ctx context.Context, f otpd.EventFilter) ([]*otpd.Eve
 
 // GetEvent returns an event of the service.
 func (s *Store) GetEvent(ctx context.Context, serviceID, id string) (*otpd.Event, error) {
-	_, e, err := scanEvent(s.readRow(ctx, sqlGetEvent, serviceID, id))
+	_, e, err := scanEvent(s.sealer, s.readRow(ctx, sqlGetEvent, serviceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get event: %w", notFound("event", id))
 	}
@@ -176,7 +189,7 @@ func (s *Store) GetEvent(ctx context.Context, serviceID, id string) (*otpd.Event
 func (s *Store) ListDeliveryAttempts(ctx context.Context, serviceID, eventID string) ([]*otpd.DeliveryAttempt, error) {
 	var out []*otpd.DeliveryAttempt
 	err := s.read(ctx, func(tx *txn) error {
-		if _, _, err := scanEvent(tx.queryRow(sqlGetEvent, serviceID, eventID)); errors.Is(err, sql.ErrNoRows) {
+		if _, _, err := scanEvent(tx.sealer, tx.queryRow(sqlGetEvent, serviceID, eventID)); errors.Is(err, sql.ErrNoRows) {
 			return notFound("event", eventID)
 		} else if err != nil {
 			return err
@@ -222,7 +235,7 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 		}
 		defer rows.Close()
 		for rows.Next() {
-			seq, e, err := scanEvent(rows)
+			seq, e, err := scanEvent(tx.sealer, rows)
 			if err != nil {
 				return err
 			}
@@ -274,7 +287,7 @@ func (s *Store) SetEventDelivery(ctx context.Context, eventID string, d otpd.Eve
 func (s *Store) RedeliverEvent(ctx context.Context, serviceID, id string, now, deadline time.Time) (*otpd.Event, error) {
 	var e *otpd.Event
 	err := s.write(ctx, func(tx *txn) (err error) {
-		_, e, err = scanEvent(tx.queryRow(sqlRedeliverEvent, millis(now), millis(deadline), serviceID, id))
+		_, e, err = scanEvent(tx.sealer, tx.queryRow(sqlRedeliverEvent, millis(now), millis(deadline), serviceID, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("event", id)
 		}

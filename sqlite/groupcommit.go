@@ -152,7 +152,7 @@ func (s *Store) runOne(tx *sql.Tx, r *writeReq) (res writeResult) {
 			res = writeResult{panicked: p}
 		}
 	}()
-	if err := r.fn(&txn{ctx: ctx, tx: tx, stmts: s.ws}); err != nil {
+	if err := r.fn(&txn{ctx: ctx, tx: tx, stmts: s.ws, sealer: s.sealer}); err != nil {
 		undo()
 		return writeResult{err: err}
 	}

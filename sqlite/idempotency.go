@@ -20,7 +20,7 @@ const (
 	sqlLockIdempotency = `UPDATE idempotency_keys SET locked_until = ?
 	WHERE scope = ? AND key = ?`
 	sqlCompleteIdempotency = `UPDATE idempotency_keys
-	SET completed = 1, status_code = ?, header = ?, body = ?, locked_until = NULL
+	SET completed = 1, status_code = ?, header = ?, body = ?, locked_until = NULL, subject = ?
 	WHERE scope = ? AND key = ?`
 	sqlReleaseIdempotency = `DELETE FROM idempotency_keys
 	WHERE scope = ? AND key = ? AND completed = 0`
@@ -30,7 +30,7 @@ const (
 		ORDER BY created_at LIMIT ?)`
 )
 
-func scanIdempotency(sc scanner) (*otpd.IdempotencyRecord, error) {
+func scanIdempotency(sl otpd.Sealer, sc scanner) (*otpd.IdempotencyRecord, error) {
 	var (
 		r           otpd.IdempotencyRecord
 		createdAt   int64
@@ -43,7 +43,7 @@ func scanIdempotency(sc scanner) (*otpd.IdempotencyRecord, error) {
 	}
 	r.CreatedAt = fromMillis(createdAt)
 	r.LockedUntil = fromNullMillis(lockedUntil)
-	return &r, nil
+	return &r, otpd.OpenIdempotency(sl, &r)
 }
 
 // ReserveIdempotencyKey records rec as started, or returns the record that
@@ -54,11 +54,15 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.Idempotency
 	var existing *otpd.IdempotencyRecord
 	err := s.write(ctx, func(tx *txn) error {
 		var err error
-		existing, err = scanIdempotency(tx.queryRow(sqlGetIdempotency, rec.Scope, rec.Key))
+		existing, err = scanIdempotency(tx.sealer, tx.queryRow(sqlGetIdempotency, rec.Scope, rec.Key))
 		if errors.Is(err, sql.ErrNoRows) {
 			existing = nil
+			body, err := otpd.SealIdempotencyBody(tx.sealer, rec)
+			if err != nil {
+				return err
+			}
 			_, err = tx.exec(sqlInsertIdempotency, rec.Scope, rec.Key, rec.RequestHash,
-				rec.Completed, rec.StatusCode, rec.Header, rec.Body, millis(rec.CreatedAt),
+				rec.Completed, rec.StatusCode, rec.Header, body, millis(rec.CreatedAt),
 				nullMillis(rec.LockedUntil))
 			return err
 		}
@@ -84,8 +88,12 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.Idempotency
 // CompleteIdempotencyKey stores the response of a reserved request.
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, rec *otpd.IdempotencyRecord) error {
 	err := s.write(ctx, func(tx *txn) error {
+		body, err := otpd.SealIdempotencyBody(tx.sealer, rec)
+		if err != nil {
+			return err
+		}
 		return execOne(tx, "idempotency key", rec.Key, sqlCompleteIdempotency,
-			rec.StatusCode, rec.Header, rec.Body, rec.Scope, rec.Key)
+			rec.StatusCode, rec.Header, body, rec.Subject, rec.Scope, rec.Key)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: complete idempotency key: %w", err)

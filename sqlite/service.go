@@ -28,6 +28,7 @@ const (
 	whatsapp_template = ?, whatsapp_language = ?, limits = ?, safe_list = ?
 	WHERE id = ?`
 	sqlDeleteService = `DELETE FROM services WHERE id = ?`
+	sqlServiceExists = `SELECT 1 FROM services WHERE id = ?`
 
 	keyColumns     = `id, service_id, name, secret_hash, created_at, last_used_at`
 	sqlInsertKey   = `INSERT INTO keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?)`
@@ -45,8 +46,19 @@ const (
 // writes: most requests then cost the write lock nothing.
 const touchGranularity = time.Minute
 
-// serviceArgs returns s's column values in serviceColumns order, without id.
-func serviceArgs(s *otpd.Service) ([]any, error) {
+// serviceArgs returns svc's column values in serviceColumns order, without
+// id, with its webhook secret sealed.
+func (st *Store) serviceArgs(svc *otpd.Service) ([]any, error) {
+	sealed := *svc
+	var err error
+	if sealed.WebhookSecret, err = otpd.SealString(st.sealer, svc.WebhookSecret, otpd.SealContext("services", "webhook_secret", svc.ID)); err != nil {
+		return nil, err
+	}
+	return plainServiceArgs(&sealed)
+}
+
+// plainServiceArgs returns s's column values in serviceColumns order, without id.
+func plainServiceArgs(s *otpd.Service) ([]any, error) {
 	p := s.Policy
 	ttl, err := seconds("ttl", p.TTL)
 	if err != nil {
@@ -93,7 +105,19 @@ func jsonList[T any](l []T) (string, error) {
 	return string(b), err
 }
 
-func scanService(sc interface{ Scan(...any) error }) (*otpd.Service, error) {
+// scanService reads a row of serviceColumns and opens its webhook secret.
+func (st *Store) scanService(sc interface{ Scan(...any) error }) (*otpd.Service, error) {
+	svc, err := scanServiceRow(sc)
+	if err != nil {
+		return nil, err
+	}
+	if svc.WebhookSecret, err = otpd.OpenString(st.sealer, svc.WebhookSecret, otpd.SealContext("services", "webhook_secret", svc.ID)); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+func scanServiceRow(sc interface{ Scan(...any) error }) (*otpd.Service, error) {
 	var (
 		s                     otpd.Service
 		alphabet              string
@@ -145,7 +169,7 @@ func scanService(sc interface{ Scan(...any) error }) (*otpd.Service, error) {
 
 // CreateService inserts s.
 func (s *Store) CreateService(ctx context.Context, svc *otpd.Service) error {
-	args, err := serviceArgs(svc)
+	args, err := s.serviceArgs(svc)
 	if err != nil {
 		return fmt.Errorf("sqlite: create service %s: %w", svc.ID, err)
 	}
@@ -161,7 +185,7 @@ func (s *Store) CreateService(ctx context.Context, svc *otpd.Service) error {
 
 // GetService returns the service with the given id.
 func (s *Store) GetService(ctx context.Context, id string) (*otpd.Service, error) {
-	svc, err := scanService(s.readRow(ctx, sqlGetService, id))
+	svc, err := s.scanService(s.readRow(ctx, sqlGetService, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get service: %w", notFound("service", id))
 	}
@@ -181,7 +205,7 @@ func (s *Store) ListServices(ctx context.Context, after string, limit int) ([]*o
 	defer rows.Close()
 	var out []*otpd.Service
 	for rows.Next() {
-		svc, err := scanService(rows)
+		svc, err := s.scanService(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list services: %w", err)
 		}
@@ -195,7 +219,7 @@ func (s *Store) ListServices(ctx context.Context, after string, limit int) ([]*o
 
 // UpdateService replaces every field of the service with svc.ID.
 func (s *Store) UpdateService(ctx context.Context, svc *otpd.Service) error {
-	args, err := serviceArgs(svc)
+	args, err := s.serviceArgs(svc)
 	if err != nil {
 		return fmt.Errorf("sqlite: update service %s: %w", svc.ID, err)
 	}

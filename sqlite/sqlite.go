@@ -75,11 +75,21 @@ type Store struct {
 	closing    chan struct{}  // closed by Close
 	closeOnce  sync.Once
 	writerDone chan struct{} // closed when the writer has stopped
+	sealer     otpd.Sealer   // encrypts personal data at rest; nil: stored in clear
 }
 
 type config struct {
 	busyTimeout  time.Duration
 	maxReadConns int
+	sealer       otpd.Sealer
+}
+
+// WithSealer encrypts personal data before it is written — destinations,
+// end users' IP addresses, device tokens, event payloads and remembered
+// API responses — and decrypts it when read. Values written without a
+// sealer stay readable.
+func WithSealer(sl otpd.Sealer) Option {
+	return func(c *config) { c.sealer = sl }
 }
 
 // An Option configures Open.
@@ -122,7 +132,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	s := &Store{path: abs, writes: make(chan *writeReq), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &Store{path: abs, writes: make(chan *writeReq), closing: make(chan struct{}), writerDone: make(chan struct{}), sealer: cfg.sealer}
 	busy := strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)
 	s.w, err = sql.Open("sqlite", dsn(abs, url.Values{
 		"_pragma": {
@@ -243,13 +253,17 @@ var (
 		sqlPurgeEvents, sqlSaveEarlyReceipt, sqlTakeEarlyReceipts, sqlPurgeEarlyReceipts,
 		sqlInsertFingerprint, sqlGetFingerprint,
 		sqlInsertDevice, sqlDeleteDevice, sqlMarkDeviceDead,
+		sqlServiceExists, sqlTemplateCreated, sqlInsertTemplate, sqlUpdateTemplate, sqlDeleteTemplate,
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
+		sqlAddConversion, sqlPurgeConversions, sqlActiveBlock, sqlInsertBlock, sqlLiftBlock,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
 		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices,
+		sqlConversionStats, sqlGetBlock,
+		sqlGetTemplate, sqlListTemplates,
 	}
 )
 
@@ -280,9 +294,10 @@ func closeStmts(stmts map[string]*sql.Stmt) {
 
 // txn is a transaction that runs the pool's prepared statements.
 type txn struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	ctx    context.Context
+	tx     *sql.Tx
+	stmts  map[string]*sql.Stmt
+	sealer otpd.Sealer
 }
 
 // stmt returns query's prepared statement bound to the transaction, or nil.
@@ -325,7 +340,7 @@ func (s *Store) read(ctx context.Context, fn func(*txn) error) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to commit
-	return fn(&txn{ctx: ctx, tx: tx, stmts: s.rs})
+	return fn(&txn{ctx: ctx, tx: tx, stmts: s.rs, sealer: s.sealer})
 }
 
 // readRow runs a one-statement read on the read pool, outside a transaction.

@@ -269,3 +269,51 @@ func migrationFiles(t *testing.T) int {
 	require.NotZero(t, n)
 	return n
 }
+
+func TestStoreSealed(t *testing.T) {
+	t.Parallel()
+	sealer := otpd.NewKeyring(time.Now())
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		return openStore(t, filepath.Join(t.TempDir(), "otpd.db"), sqlite.WithSealer(sealer))
+	})
+}
+
+// TestNoPersonalDataInClear greps the database's files for the personal
+// data written through a sealing store.
+func TestNoPersonalDataInClear(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "otpd.db")
+	keyring := otpd.NewKeyring(time.Now())
+	s := openStore(t, path, sqlite.WithSealer(keyring))
+	p := storetest.WritePersonalData(t, s)
+	require.NoError(t, s.Close())
+
+	files, err := filepath.Glob(path + "*") // the database, its WAL and shared memory
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, plain := range p.Plain {
+			require.NotContains(t, string(raw), plain, "%s holds %q in clear", filepath.Base(f), plain)
+		}
+	}
+
+	// Reopened with the keyring it reads back; without it, it refuses
+	// rather than showing ciphertext as a destination.
+	p.CheckReadsBack(t, openStore(t, path, sqlite.WithSealer(keyring)))
+	_, err = openStore(t, path).GetVerification(t.Context(), p.Service.ID, p.Verification.ID)
+	require.ErrorIs(t, err, otpd.ErrUnsealable)
+}
+
+// TestUnsealedRowsStayReadable: rows written before encryption was turned
+// on are read as they are, and new ones are sealed.
+func TestUnsealedRowsStayReadable(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	plain := openStore(t, path)
+	p := storetest.WritePersonalData(t, plain)
+	require.NoError(t, plain.Close())
+	p.CheckReadsBack(t, openStore(t, path, sqlite.WithSealer(otpd.NewKeyring(time.Now()))))
+}

@@ -71,7 +71,10 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("EarlyReceipts", func(t *testing.T) { t.Parallel(); testEarlyReceipts(t, newStore) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
 	t.Run("Devices", func(t *testing.T) { t.Parallel(); testDevices(t, newStore) })
+	t.Run("Templates", func(t *testing.T) { t.Parallel(); testTemplates(t, newStore) })
 	t.Run("KeyFingerprints", func(t *testing.T) { t.Parallel(); testKeyFingerprints(t, newStore) })
+	t.Run("EraseDestination", func(t *testing.T) { t.Parallel(); testEraseDestination(t, newStore) })
+	t.Run("Fraud", func(t *testing.T) { t.Parallel(); testFraud(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, newStore) })
 }
 

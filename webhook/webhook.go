@@ -29,6 +29,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -82,8 +84,12 @@ type Config struct {
 	Body func(*otpd.Event) ([]byte, error)
 	// Client sends the requests. The default has no redirects (a webhook
 	// that redirects is misconfigured, and following it would send signed
-	// events elsewhere) and Timeout per request.
+	// events elsewhere), Timeout per request, and verifies the receiver's
+	// certificate against RootCAs.
 	Client *http.Client
+	// RootCAs are the CAs a receiver's certificate must chain to when the
+	// default Client is used: the system's roots when nil.
+	RootCAs *x509.CertPool
 	// Timeout bounds one attempt; DefaultTimeout when zero.
 	Timeout time.Duration
 	// Workers bounds attempts in flight; DefaultWorkers when zero.
@@ -117,7 +123,10 @@ func New(cfg Config) *Sender {
 		cfg.Workers = DefaultWorkers
 	}
 	if cfg.Client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs}
 		cfg.Client = &http.Client{
+			Transport:     t,
 			Timeout:       cfg.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}

@@ -2,8 +2,10 @@ package webhook_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/devinbox"
+	"github.com/otpd/otpd/internal/testca"
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/sqlite"
 	"github.com/otpd/otpd/webhook"
@@ -358,5 +361,47 @@ func TestRunDeliversOnNotify(t *testing.T) {
 	}
 	for vid, types := range perVerification {
 		require.Equal(t, []string{string(otpd.EventVerificationCreated), string(otpd.EventVerificationCanceled)}, types, vid)
+	}
+}
+
+// A receiver's certificate is verified: against the system's roots by
+// default, so a private CA's is refused, and against RootCAs when set.
+func TestVerifiesReceiverCertificate(t *testing.T) {
+	t.Parallel()
+	ca := testca.New("receiver CA")
+	tests := []struct {
+		name      string
+		roots     *x509.CertPool
+		delivered bool
+	}{
+		{"unknown CA", nil, false},
+		{"trusted CA", ca.Pool(), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			recv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			recv.TLS = ca.Issue("receiver").ServerConfig()
+			recv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+			recv.StartTLS()
+			t.Cleanup(recv.Close)
+			_, err := b.engine.UpdateService(b.ctx, b.svc.ID, func(s *otpd.Service) error { s.WebhookURL = recv.URL + "/hook"; return nil })
+			require.NoError(t, err)
+			b.sender = webhook.New(webhook.Config{Store: b.store, Body: eventBody, Now: b.clock.now, Timeout: 5 * time.Second, RootCAs: tt.roots})
+			b.start(t)
+			require.Equal(t, 1, b.deliverDue(t))
+			evs, err := b.engine.ListEvents(b.ctx, otpd.EventFilter{ServiceID: b.svc.ID})
+			require.NoError(t, err)
+			d := evs[0].Delivery
+			if tt.delivered {
+				require.Equal(t, otpd.EventDelivered, d.State, d.LastError)
+				return
+			}
+			require.Equal(t, otpd.EventPending, d.State)
+			require.Contains(t, d.LastError, "certificate")
+		})
 	}
 }

@@ -87,6 +87,10 @@
 //     lifetime, which Meta recommends against: such a message can arrive
 //     with a dead code. Set message_send_ttl_seconds to at most the
 //     shortest code lifetime of the services using the template.
+//     [Channel.CheckService] applies it when a service that sends on
+//     WhatsApp (in its channels, or with a whatsapp_template of its own,
+//     which shares Config.TemplateTTL) is created or changed: the engine
+//     refuses a ttl_seconds shorter than the template's TTL.
 //   - Send refuses a code that has already expired (permanent error).
 //   - Send does not refuse a code whose remaining lifetime is shorter than
 //     the TTL: with the TTL equal to the code lifetime, as recommended,

@@ -247,6 +247,27 @@ func (c *Channel) CheckTemplateTTL(codeTTL time.Duration) error {
 	return nil
 }
 
+var _ otpd.ServiceChecker = (*Channel)(nil)
+
+// CheckService implements otpd.ServiceChecker: a service that sends on
+// WhatsApp (whatsapp among its channels, or a whatsapp_template of its own,
+// which Config.TemplateTTL covers too) must keep its codes valid at least
+// as long as WhatsApp may hold a message (CheckTemplateTTL), or a message
+// delivered late would carry a dead code. The error names ttl_seconds,
+// the setting the service can change; the template's own TTL is fixed on
+// the template in Meta.
+func (c *Channel) CheckService(svc *otpd.Service) error {
+	if !slices.Contains(svc.Channels, otpd.ChannelWhatsApp) && svc.WhatsAppTemplate == "" {
+		return nil
+	}
+	if c.CheckTemplateTTL(svc.Policy.TTL) == nil {
+		return nil
+	}
+	return &otpd.Error{Kind: otpd.ErrInvalid, Param: "ttl_seconds", Detail: fmt.Sprintf(
+		"must be at least %d for a service that sends on WhatsApp: WhatsApp may deliver a message for up to the template's time-to-live (message_send_ttl_seconds, whatsapp.template_ttl on this server), and a code must still work when it arrives",
+		int64(c.cfg.TemplateTTL/time.Second))}
+}
+
 // Send sends msg.Code as an authentication template message to msg.To and
 // returns the message's wamid, which its status notifications quote.
 //

@@ -636,3 +636,54 @@ func TestSendConcurrent(t *testing.T) {
 	}
 	require.Len(t, b.requests(), 8)
 }
+
+// TestCheckService: the template's TTL is checked against the code lifetime
+// of every service that sends on WhatsApp, with the configured template or
+// its own, and of no other.
+func TestCheckService(t *testing.T) {
+	t.Parallel()
+	ch, err := whatsapp.New(whatsapp.Config{PhoneNumberID: phoneNumberID, AccessToken: accessToken, Template: templateName, TemplateTTL: 10 * time.Minute})
+	require.NoError(t, err)
+	svc := func(ttl time.Duration, channels []otpd.ChannelName, template string) *otpd.Service {
+		p := otpd.DefaultPolicy()
+		p.TTL = ttl
+		return &otpd.Service{Name: "Acme", Policy: p, Channels: channels, WhatsAppTemplate: template}
+	}
+	tests := []struct {
+		name string
+		svc  *otpd.Service
+		ok   bool
+	}{
+		{"whatsapp, code lives as long as the template", svc(10*time.Minute, []otpd.ChannelName{otpd.ChannelWhatsApp}, ""), true},
+		{"whatsapp, code lives longer", svc(time.Hour, []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelWhatsApp}, ""), true},
+		{"whatsapp, code dies first", svc(5*time.Minute, []otpd.ChannelName{otpd.ChannelSMS, otpd.ChannelWhatsApp}, ""), false},
+		{"own template, code dies first", svc(5*time.Minute, []otpd.ChannelName{otpd.ChannelSMS}, "acme_otp"), false},
+		{"no whatsapp", svc(5*time.Minute, []otpd.ChannelName{otpd.ChannelSMS}, ""), true},
+	}
+	for _, tt := range tests {
+		err := ch.CheckService(tt.svc)
+		if tt.ok {
+			require.NoError(t, err, tt.name)
+			continue
+		}
+		require.ErrorIs(t, err, otpd.ErrInvalid, tt.name)
+		var oe *otpd.Error
+		require.ErrorAs(t, err, &oe)
+		require.Equal(t, "ttl_seconds", oe.Param)
+		require.Contains(t, oe.Detail, "at least 600")
+	}
+}
+
+// A service's own template is bound by the code's life as the configured
+// one is: an expired code is not sent.
+func TestSendServiceTemplateExpiredCode(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *whatsapp.Config) {
+		c.Templates = func(string) (string, string, bool) { return "acme_otp", "en", true }
+	})
+	msg := outbound("en", time.Minute)
+	msg.ExpiresAt = time.Now().Add(-time.Second)
+	_, err := b.channel.Send(context.Background(), msg)
+	require.True(t, otpd.IsPermanent(err), "%v", err)
+	require.Empty(t, b.requests())
+}

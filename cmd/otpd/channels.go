@@ -12,6 +12,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/email"
+	"github.com/otpd/otpd/internal/tlsconfig"
 	"github.com/otpd/otpd/push"
 	"github.com/otpd/otpd/push/apns"
 	"github.com/otpd/otpd/push/fcm"
@@ -45,6 +46,7 @@ type whatsappConfig struct {
 	Language       string        `yaml:"language" toml:"language"`
 	Languages      []string      `yaml:"languages" toml:"languages"`
 	TemplateTTL    time.Duration `yaml:"template_ttl" toml:"template_ttl"`
+	TLSCAFile      string        `yaml:"tls_ca_file" toml:"tls_ca_file"`
 }
 
 // rcsConfig is the config file's rcs section: Google RCS Business
@@ -62,6 +64,7 @@ type rcsConfig struct {
 	TrafficType        string `yaml:"traffic_type" toml:"traffic_type"`
 	BaseURL            string `yaml:"base_url" toml:"base_url"`
 	TokenURL           string `yaml:"token_url" toml:"token_url"`
+	TLSCAFile          string `yaml:"tls_ca_file" toml:"tls_ca_file"`
 }
 
 // emailConfig is the config file's email section: SMTP.
@@ -73,7 +76,11 @@ type emailConfig struct {
 	URL         string `yaml:"url" toml:"url"`
 	Password    string `yaml:"password" toml:"password"`
 	PasswordEnv string `yaml:"password_env" toml:"password_env"`
+	TLSCAFile   string `yaml:"tls_ca_file" toml:"tls_ca_file"`
 }
+
+// Every section may set tls_ca_file: a PEM bundle of CAs its connections
+// trust besides the system's roots, in place of the global tls_ca_file.
 
 // pushConfig is the config file's push section: APNs for iOS devices and
 // FCM for Android devices; either may be left out.
@@ -88,17 +95,19 @@ type emailConfig struct {
 //	    service_account_file: /etc/otpd/firebase-service-account.json
 type pushConfig struct {
 	APNs *struct {
-		KeyID   string `yaml:"key_id" toml:"key_id"`
-		TeamID  string `yaml:"team_id" toml:"team_id"`
-		KeyFile string `yaml:"key_file" toml:"key_file"`
-		Topic   string `yaml:"topic" toml:"topic"`
-		Sandbox bool   `yaml:"sandbox" toml:"sandbox"`
-		BaseURL string `yaml:"base_url" toml:"base_url"`
+		KeyID     string `yaml:"key_id" toml:"key_id"`
+		TeamID    string `yaml:"team_id" toml:"team_id"`
+		KeyFile   string `yaml:"key_file" toml:"key_file"`
+		Topic     string `yaml:"topic" toml:"topic"`
+		Sandbox   bool   `yaml:"sandbox" toml:"sandbox"`
+		BaseURL   string `yaml:"base_url" toml:"base_url"`
+		TLSCAFile string `yaml:"tls_ca_file" toml:"tls_ca_file"`
 	} `yaml:"apns" toml:"apns"`
 	FCM *struct {
 		ServiceAccountFile string `yaml:"service_account_file" toml:"service_account_file"`
 		ProjectID          string `yaml:"project_id" toml:"project_id"`
 		BaseURL            string `yaml:"base_url" toml:"base_url"`
+		TLSCAFile          string `yaml:"tls_ca_file" toml:"tls_ca_file"`
 	} `yaml:"fcm" toml:"fcm"`
 }
 
@@ -193,6 +202,9 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 		if password != "" {
 			ec.Password = password
 		}
+		if ec.RootCAs, err = trust(cfg.TLSCAFile, m.TLSCAFile); err != nil {
+			return pc, usagef("email: tls_ca_file: %v", err)
+		}
 		s, err := email.New(ec)
 		if err != nil {
 			return pc, usagef("email: %v", err)
@@ -206,7 +218,14 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 			if err != nil {
 				return pc, usagef("push.apns: key_file: %v", err)
 			}
-			s, err := apns.New(apns.Config{KeyID: a.KeyID, TeamID: a.TeamID, Key: key, Topic: a.Topic, Sandbox: a.Sandbox, BaseURL: a.BaseURL})
+			roots, err := trust(cfg.TLSCAFile, a.TLSCAFile)
+			if err != nil {
+				return pc, usagef("push.apns: tls_ca_file: %v", err)
+			}
+			if err := loopbackIfPlain("base_url", a.BaseURL); err != nil {
+				return pc, usagef("push.apns: %v", err)
+			}
+			s, err := apns.New(apns.Config{KeyID: a.KeyID, TeamID: a.TeamID, Key: key, Topic: a.Topic, Sandbox: a.Sandbox, BaseURL: a.BaseURL, RootCAs: roots})
 			if err != nil {
 				return pc, usagef("push.apns: %v", err)
 			}
@@ -217,7 +236,14 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 			if err != nil {
 				return pc, usagef("push.fcm: service_account_file: %v", err)
 			}
-			s, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, ProjectID: f.ProjectID, BaseURL: f.BaseURL})
+			roots, err := trust(cfg.TLSCAFile, f.TLSCAFile)
+			if err != nil {
+				return pc, usagef("push.fcm: tls_ca_file: %v", err)
+			}
+			if err := loopbackIfPlain("base_url", f.BaseURL); err != nil {
+				return pc, usagef("push.fcm: %v", err)
+			}
+			s, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, ProjectID: f.ProjectID, BaseURL: f.BaseURL, HTTPClient: tlsconfig.HTTPClient(roots)})
 			if err != nil {
 				return pc, usagef("push.fcm: %v", err)
 			}
@@ -245,11 +271,19 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 		if err != nil {
 			return pc, usagef("whatsapp: %v", err)
 		}
+		roots, err := trust(cfg.TLSCAFile, w.TLSCAFile)
+		if err != nil {
+			return pc, usagef("whatsapp: tls_ca_file: %v", err)
+		}
+		if err := loopbackIfPlain("base_url", w.BaseURL); err != nil {
+			return pc, usagef("whatsapp: %v", err)
+		}
 		templates := &serviceTemplates{store: store, cache: map[string]cachedTemplate{}}
 		ch, err := whatsapp.New(whatsapp.Config{
 			PhoneNumberID: w.PhoneNumberID, AccessToken: token, AppSecret: appSecret, VerifyToken: verify,
 			APIVersion: w.APIVersion, BaseURL: w.BaseURL, Template: w.Template, Language: w.Language,
 			Languages: w.Languages, TemplateTTL: w.TemplateTTL, Logger: log, Templates: templates.lookup,
+			HTTPClient: tlsconfig.HTTPClient(roots),
 		})
 		if err != nil {
 			return pc, usagef("whatsapp: %v", err)
@@ -272,8 +306,18 @@ func buildChannels(cfg serveConfig, store otpd.Store, getenv func(string) string
 		if err != nil {
 			return pc, usagef("rcs: %v", err)
 		}
+		roots, err := trust(cfg.TLSCAFile, r.TLSCAFile)
+		if err != nil {
+			return pc, usagef("rcs: tls_ca_file: %v", err)
+		}
+		for key, u := range map[string]string{"base_url": r.BaseURL, "token_url": r.TokenURL} {
+			if err := loopbackIfPlain(key, u); err != nil {
+				return pc, usagef("rcs: %v", err)
+			}
+		}
+		// The client also fetches the OAuth tokens from Google.
 		ch, err := rcs.New(rcs.Config{ServiceAccountJSON: sa, AgentID: r.AgentID, ClientToken: clientToken,
-			TrafficType: r.TrafficType, BaseURL: r.BaseURL, TokenURL: r.TokenURL})
+			TrafficType: r.TrafficType, BaseURL: r.BaseURL, TokenURL: r.TokenURL, HTTPClient: tlsconfig.HTTPClient(roots)})
 		if err != nil {
 			return pc, usagef("rcs: %v", err)
 		}

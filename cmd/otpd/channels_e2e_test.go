@@ -74,18 +74,25 @@ func newFakeWhatsApp(t *testing.T) *fakeWhatsApp {
 // waitFor returns the message WhatsApp got for to (digits, no '+').
 func (f *fakeWhatsApp) waitFor(t *testing.T, to string) waSent {
 	t.Helper()
-	var got waSent
+	return waitForSent(t, &f.mu, &f.sent, func(s waSent) bool { return s.to == to }, "WhatsApp got no message for "+to)
+}
+
+// waitForSent polls what a fake provider received (sent, guarded by mu)
+// until match finds an entry, and returns it.
+func waitForSent[T any](t *testing.T, mu *sync.Mutex, sent *[]T, match func(T) bool, failure string) T {
+	t.Helper()
+	var got T
 	require.Eventually(t, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, s := range f.sent {
-			if s.to == to {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range *sent {
+			if match(s) {
 				got = s
 				return true
 			}
 		}
 		return false
-	}, 10*time.Second, 10*time.Millisecond, "WhatsApp got no message for %s", to)
+	}, 10*time.Second, 10*time.Millisecond, failure)
 	return got
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/fraud"
 	"github.com/otpd/otpd/webhook"
 )
 
@@ -37,6 +38,17 @@ type serveConfig struct {
 	DeliveryWorkers int           `yaml:"delivery_workers" toml:"delivery_workers"`
 	DeliveryLease   time.Duration `yaml:"delivery_lease" toml:"delivery_lease"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
+
+	// TLSCert and TLSKey serve the API over HTTPS (both or neither),
+	// reloaded on SIGHUP; TLSClientCA, when set, requires client
+	// certificates issued by those CAs (mutual TLS).
+	TLSCert     string `yaml:"tls_cert" toml:"tls_cert"`
+	TLSKey      string `yaml:"tls_key" toml:"tls_key"`
+	TLSClientCA string `yaml:"tls_client_ca" toml:"tls_client_ca"`
+	// TLSCAFile is a PEM bundle of CAs that outbound connections (SMTP,
+	// SMPP, HTTP providers, webhooks) trust besides the system's roots; a
+	// channel section's or SMS route's own tls_ca_file replaces it there.
+	TLSCAFile string `yaml:"tls_ca_file" toml:"tls_ca_file"`
 
 	WebhookRetryWindow time.Duration `yaml:"webhook_retry_window" toml:"webhook_retry_window"`
 	WebhookTimeout     time.Duration `yaml:"webhook_timeout" toml:"webhook_timeout"`
@@ -63,6 +75,10 @@ type serveConfig struct {
 
 	// SMS holds what only the config file can say: several SMS routes.
 	SMS smsConfig `yaml:"sms" toml:"sms"`
+
+	// Fraud (config file only) sets up the conversion-rate guard against
+	// SMS pumping (package fraud).
+	Fraud fraudConfig `yaml:"fraud" toml:"fraud"`
 
 	// smsRoutes are the SMS routes as checked by loadServeConfig, from
 	// SMPP or SMS, with their secrets read from the environment.
@@ -156,6 +172,10 @@ var serveSettings = []setting{
 	durationSetting("webhook-retry-window", "OTPD_WEBHOOK_RETRY_WINDOW", "how long a webhook event is retried before it is given up (at least 24h)", func(c *serveConfig) *time.Duration { return &c.WebhookRetryWindow }),
 	durationSetting("webhook-timeout", "OTPD_WEBHOOK_TIMEOUT", "how long one webhook POST may take, the receiver's answer included", func(c *serveConfig) *time.Duration { return &c.WebhookTimeout }),
 	intSetting("webhook-workers", "OTPD_WEBHOOK_WORKERS", "webhook POSTs in flight at once on this node", func(c *serveConfig) *int { return &c.WebhookWorkers }),
+	stringSetting("tls-cert", "OTPD_TLS_CERT", "serve the API over HTTPS with this PEM certificate chain (with --tls-key); SIGHUP reloads both files", func(c *serveConfig) *string { return &c.TLSCert }),
+	stringSetting("tls-key", "OTPD_TLS_KEY", "the PEM private key of --tls-cert", func(c *serveConfig) *string { return &c.TLSKey }),
+	stringSetting("tls-client-ca", "OTPD_TLS_CLIENT_CA", "PEM bundle of CAs whose client certificates the API requires (mutual TLS); needs --tls-cert", func(c *serveConfig) *string { return &c.TLSClientCA }),
+	stringSetting("tls-ca-file", "OTPD_TLS_CA_FILE", "PEM bundle of private CAs that outbound TLS (SMTP, SMPP, providers, webhooks) trusts besides the system's roots", func(c *serveConfig) *string { return &c.TLSCAFile }),
 	durationSetting("shutdown-timeout", "OTPD_SHUTDOWN_TIMEOUT", "how long a SIGINT/SIGTERM shutdown waits for requests and sends in flight", func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout }),
 }
 
@@ -274,6 +294,9 @@ func (c *serveConfig) validate() error {
 			return usagef("limits: unknown limit %q (the limits are %s)", name, strings.Join(otpd.LimitNames(), ", "))
 		}
 	}
+	if err := c.Fraud.guardConfig().Check(); err != nil {
+		return usagef("fraud: %v", strings.TrimPrefix(err.Error(), "fraud: "))
+	}
 	for ch, d := range c.FallbackTimeouts {
 		if c := otpd.ChannelName(ch); !c.Valid() || c == otpd.ChannelAuto {
 			return usagef("fallback_timeouts: %q is not a channel (sms, whatsapp, rcs, push, email)", ch)
@@ -320,6 +343,12 @@ func (c *serveConfig) validate() error {
 		return usagef("--public-url %q: %v", c.PublicURL, err)
 	}
 	c.PublicURL = u
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return usagef("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		return usagef("--tls-client-ca needs --tls-cert and --tls-key: client certificates are asked for over TLS")
+	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return usagef("--admin-token must be at least 16 characters")
 	}
@@ -354,5 +383,36 @@ Settings:
 			key = "-"
 		}
 		fmt.Fprintf(e.stderr, "  --%s / %s / file: %s%s\n      %s\n", s.flag, s.env, key, dv, s.usage)
+	}
+}
+
+// fraudConfig is the config file's fraud section: the conversion-rate
+// guard. Zero values take package fraud's defaults.
+type fraudConfig struct {
+	// Enabled turns the guard on (the default) or off.
+	Enabled        *bool           `yaml:"enabled" toml:"enabled"`
+	MinVolume      int64           `yaml:"min_volume" toml:"min_volume"`
+	MinConversion  float64         `yaml:"min_conversion" toml:"min_conversion"`
+	Maturity       time.Duration   `yaml:"maturity" toml:"maturity"`
+	Window         time.Duration   `yaml:"window" toml:"window"`
+	Bucket         time.Duration   `yaml:"bucket" toml:"bucket"`
+	BlockDurations []time.Duration `yaml:"block_durations" toml:"block_durations"`
+	SweepInterval  time.Duration   `yaml:"sweep_interval" toml:"sweep_interval"`
+}
+
+// enabled reports whether the guard runs.
+func (f fraudConfig) enabled() bool { return f.Enabled == nil || *f.Enabled }
+
+// guardConfig returns the guard's settings; the caller adds the store and
+// the wiring.
+func (f fraudConfig) guardConfig() fraud.Config {
+	return fraud.Config{
+		MinVolume:     f.MinVolume,
+		MinConversion: f.MinConversion,
+		Maturity:      f.Maturity,
+		Window:        f.Window,
+		Bucket:        f.Bucket,
+		Durations:     f.BlockDurations,
+		SweepInterval: f.SweepInterval,
 	}
 }

@@ -37,6 +37,8 @@ priority = 1
 name = "default"
 smpp = "smpps://otpd:pw@127.0.0.1:3550"
 `), 0o600))
+	tlsPath := filepath.Join(dir, "tls.yaml")
+	require.NoError(t, os.WriteFile(tlsPath, []byte("tls_cert: file.pem\ntls_key: file.key\ntls_client_ca: file-ca.pem\ntls_ca_file: file-ca.pem\n"), 0o600))
 	tomlPath := filepath.Join(dir, "otpd.toml")
 	require.NoError(t, os.WriteFile(tomlPath, []byte("addr = \"127.0.0.1:9100\"\nsweep_interval = \"5m\"\n"), 0o600))
 
@@ -74,6 +76,12 @@ smpp = "smpps://otpd:pw@127.0.0.1:3550"
 			require.False(t, c.Dev)
 		}},
 		{"bare bool flag", nil, []string{"--dev"}, func(t *testing.T, c serveConfig) { require.True(t, c.Dev) }},
+		{"tls from file, env and flags", map[string]string{"OTPD_TLS_KEY": "env.key", "OTPD_TLS_CA_FILE": "env-ca.pem"}, []string{"--config", tlsPath, "--tls-client-ca", "flag-ca.pem"}, func(t *testing.T, c serveConfig) {
+			require.Equal(t, "file.pem", c.TLSCert)
+			require.Equal(t, "env.key", c.TLSKey)
+			require.Equal(t, "flag-ca.pem", c.TLSClientCA)
+			require.Equal(t, "env-ca.pem", c.TLSCAFile)
+		}},
 		{"sms routes", nil, []string{"--config", routesPath}, func(t *testing.T, c serveConfig) {
 			require.Equal(t, []smsRouteConfig{
 				{Name: "uk", SMPP: "smpp://otpd:pw@127.0.0.1:2775", Prefixes: []string{"+44"}, Priority: 1},
@@ -114,6 +122,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{nil, []string{"--delivery-workers", "0"}, "--delivery-workers"},
 		{nil, []string{"extra"}, "no arguments"},
 		{nil, []string{"--config", routes, "--smpp", "smpp://x:y@127.0.0.1:2775"}, "not both"},
+		{nil, []string{"--tls-cert", "cert.pem"}, "--tls-cert and --tls-key go together"},
+		{map[string]string{"OTPD_TLS_KEY": "key.pem"}, nil, "--tls-cert and --tls-key go together"},
+		{nil, []string{"--tls-client-ca", "ca.pem"}, "--tls-client-ca needs --tls-cert"},
 	} {
 		e, _ := testEnv(tc.env)
 		_, err := e.loadServeConfig(tc.args)
@@ -261,6 +272,8 @@ func TestConfigSMSRouteErrors(t *testing.T) {
 			"twilio: set from or messaging_service_sid, not both"},
 		{"bad base_url", twilioRoute(sid + token + from + "      base_url: https://api.twilio.com/2010-04-01\n"), nil, nil,
 			"twilio: base_url must be a scheme and host"},
+		{"plain base_url off loopback", twilioRoute(sid + token + from + "      base_url: http://api.twilio.com\n"), nil, nil,
+			"base_url: plain http:// is allowed for a loopback host only"},
 		{"vonage without key", vonageRoute("      api_secret: " + testAPISecret + "\n      from: Acme\n"), nil, nil, "sms.routes[0] (uk): api_key is required"},
 		{"vonage without secret", vonageRoute("      api_key: abcd\n      from: Acme\n"), nil, nil, "sms.routes[0] (uk): api_secret (or api_secret_env) is required"},
 		{"vonage without sender", vonageRoute("      api_key: abcd\n      api_secret: " + testAPISecret + "\n"), nil, nil, "sms.routes[0] (uk): from is required"},
@@ -327,6 +340,57 @@ func TestConfigLimits(t *testing.T) {
 		"limits:\n  destination: ''\n":    `give a limit such as "5/10m" or "off"`,
 		"limits:\n  prefix: 5/100ms\n":    "whole seconds",
 		"limits:\n  client_ip: lots/1h\n": "count must be a whole number",
+	} {
+		_, err := e.loadServeConfig([]string{"--config", writeConfig(t, body)})
+		require.ErrorContains(t, err, want, body)
+	}
+}
+
+func TestConfigFraud(t *testing.T) {
+	t.Parallel()
+	e, _ := testEnv(nil)
+	c, err := e.loadServeConfig(nil)
+	require.NoError(t, err)
+	require.True(t, c.Fraud.enabled(), "the guard is on by default")
+
+	c, err = e.loadServeConfig([]string{"--config", writeConfig(t, `fraud:
+  min_volume: 100
+  min_conversion: 0.1
+  maturity: 5m
+  window: 2h
+  bucket: 30s
+  block_durations: [10m, 2h]
+  sweep_interval: 10s
+`)})
+	require.NoError(t, err)
+	require.True(t, c.Fraud.enabled())
+	gc := c.Fraud.guardConfig()
+	require.Equal(t, int64(100), gc.MinVolume)
+	require.Equal(t, 0.1, gc.MinConversion)
+	require.Equal(t, 5*time.Minute, gc.Maturity)
+	require.Equal(t, 2*time.Hour, gc.Window)
+	require.Equal(t, 30*time.Second, gc.Bucket)
+	require.Equal(t, []time.Duration{10 * time.Minute, 2 * time.Hour}, gc.Durations)
+	require.Equal(t, 10*time.Second, gc.SweepInterval)
+
+	tomlPath := filepath.Join(t.TempDir(), "otpd.toml")
+	require.NoError(t, os.WriteFile(tomlPath, []byte("[fraud]\nmaturity = \"5m\"\nblock_durations = [\"10m\", \"2h\"]\n"), 0o600))
+	c, err = e.loadServeConfig([]string{"--config", tomlPath})
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Minute, c.Fraud.Maturity)
+	require.Equal(t, []time.Duration{10 * time.Minute, 2 * time.Hour}, c.Fraud.BlockDurations)
+
+	c, err = e.loadServeConfig([]string{"--config", writeConfig(t, "fraud:\n  enabled: false\n")})
+	require.NoError(t, err)
+	require.False(t, c.Fraud.enabled())
+
+	for body, want := range map[string]string{
+		"fraud:\n  min_conversion: 1.5\n":        "min_conversion",
+		"fraud:\n  min_volume: -1\n":             "min_volume",
+		"fraud:\n  maturity: 2h\n":               "window must be at least",
+		"fraud:\n  block_durations: [10m, 0s]\n": "shorter than a second",
+		"fraud:\n  bucket: 1500ms\n":             "bucket",
+		"fraud:\n  threshold: 3\n":               "threshold",
 	} {
 		_, err := e.loadServeConfig([]string{"--config", writeConfig(t, body)})
 		require.ErrorContains(t, err, want, body)

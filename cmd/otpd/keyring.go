@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/otpd/otpd"
 )
@@ -120,36 +120,29 @@ func writeKeyringFile(path string, k *otpd.Keyring) error {
 	return nil
 }
 
-// reloadKeyring reads the keyring again and hands it to the running engine,
-// which keeps the one it has when the new one lacks a key of it or changed
-// a key's secret (Engine.SetKeyring). A keyring from OTPD_KEYRING_JSON
-// cannot change while the process runs: it takes a restart. Failures are
-// logged, not returned: a bad keyring file must not stop a serving node.
-func reloadKeyring(ctx context.Context, engine *otpd.Engine, src keyringSource, log *slog.Logger) {
-	if src.path == "" {
-		log.Warn("keyring not reloaded: it comes from " + keyringEnv + ", which only a restart changes")
-		return
-	}
-	k, err := src.read()
-	if err == nil {
-		err = engine.SetKeyring(ctx, k)
-	}
-	if err != nil {
-		log.Error("keyring not reloaded; the running keyring stays in use", "keyring", src.path, "err", err)
-		return
-	}
-	log.Info("keyring reloaded", "keyring", src.path, "current_key", k.CurrentID(), "keys", len(k.Keys()))
-}
-
-// watchKeyringReload calls reloadKeyring for each signal on hup until ctx
-// ends.
-func watchKeyringReload(ctx context.Context, hup <-chan os.Signal, engine *otpd.Engine, src keyringSource, log *slog.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			reloadKeyring(ctx, engine, src, log)
+// keyringReloadable re-reads the keyring on SIGHUP and hands it to the
+// running engine, which keeps the one it has when the new one lacks a key
+// of it or changed a key's secret (Engine.SetKeyring), then to the store's
+// sealer: personal data is sealed with the new current key only once the
+// engine has accepted the keyring. A keyring from OTPD_KEYRING_JSON cannot
+// change while the process runs: it takes a restart, and the reload says
+// so. ctx bounds the store's fingerprint check.
+func keyringReloadable(ctx context.Context, engine *otpd.Engine, sealer *otpd.SealerRef, src keyringSource) reloadable {
+	return reloadable{name: "keyring", reload: func() ([]any, error) {
+		if src.path == "" {
+			return nil, errors.New("the keyring comes from " + keyringEnv + ", which only a restart changes")
 		}
-	}
+		attrs := []any{"keyring", src.path}
+		k, err := src.read()
+		if err != nil {
+			return attrs, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := engine.SetKeyring(ctx, k); err != nil {
+			return attrs, err
+		}
+		sealer.Set(k)
+		return append(attrs, "current_key", k.CurrentID(), "keys", len(k.Keys())), nil
+	}}
 }

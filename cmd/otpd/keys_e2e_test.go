@@ -172,7 +172,7 @@ func TestKeyringRotationWithoutRestart(t *testing.T) {
 	require.NotEqual(t, before, after)
 
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
-	require.Eventually(t, func() bool { return strings.Contains(srv.stderr.String(), `msg="keyring reloaded"`) },
+	require.Eventually(t, func() bool { return strings.Contains(srv.stderr.String(), `msg=reloaded what=keyring`) },
 		10*time.Second, 5*time.Millisecond)
 
 	v2, err := admin.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900124"})
@@ -195,7 +195,7 @@ func TestKeyringRotationWithoutRestart(t *testing.T) {
 	writeNewKeyring(t, path)
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool {
-		return strings.Contains(srv.stderr.String(), `msg="keyring not reloaded; the running keyring stays in use"`)
+		return strings.Contains(srv.stderr.String(), `msg="reload refused; keeping the one in use" what=keyring`)
 	},
 		10*time.Second, 5*time.Millisecond)
 
@@ -207,5 +207,47 @@ func TestKeyringRotationWithoutRestart(t *testing.T) {
 	srv.stop(t)
 	for _, s := range append(secrets, code1, code2) {
 		require.NotContains(t, srv.stderr.String(), s, "the log shows no key and no code")
+	}
+}
+
+// TestKeyringFromEnvironment: a container gives the keyring itself in
+// OTPD_KEYRING_JSON. The server uses it (no keyring file is made), never
+// logs it, and explains that a SIGHUP cannot reload it. Admin actions show
+// in the audit log under the admin.
+func TestKeyringFromEnvironment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	ringPath := filepath.Join(t.TempDir(), "ring.json")
+	ringJSON := writeNewKeyring(t, ringPath)
+	_, _, secrets := readKeyringFile(t, ringPath)
+	const token = "a-fixed-admin-token-0123"
+	srv := startServerEnv(t, dataDir, []string{"OTPD_KEYRING_JSON=" + string(ringJSON), "OTPD_KEYRING="}, "--dev", "--admin-token", token)
+	admin := client.New(srv.url, token)
+	svc, err := admin.CreateService(ctx, client.CreateServiceParams{Name: "Acme Bank"})
+	require.NoError(t, err)
+	v, err := admin.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
+	require.NoError(t, err)
+	code := codeFor(t, admin, "+447700900123", v.ID)
+	res, err := admin.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
+	require.NoError(t, err)
+	require.True(t, res.Valid)
+	_, err = os.Stat(filepath.Join(dataDir, "keyring.json"))
+	require.ErrorIs(t, err, os.ErrNotExist, "the environment's keyring is not copied to disk")
+
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool {
+		return strings.Contains(srv.stderr.String(), `msg="reload refused; keeping the one in use" what=keyring err="the keyring comes from OTPD_KEYRING_JSON, which only a restart changes"`)
+	}, 10*time.Second, 5*time.Millisecond)
+
+	audit, err := admin.ListAudit(ctx, client.AuditListParams{ServiceID: svc.ID})
+	require.NoError(t, err)
+	require.Len(t, audit.Data, 1)
+	require.Equal(t, client.AuditServiceCreate, audit.Data[0].Action)
+	require.Equal(t, "admin", audit.Data[0].Actor)
+
+	srv.stop(t)
+	for _, s := range append(secrets, string(ringJSON)) {
+		require.NotContains(t, srv.stderr.String()+srv.stdout.String(), s)
 	}
 }

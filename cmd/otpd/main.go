@@ -64,6 +64,7 @@ Usage:
   otpd key create|list|revoke [flags]     manage a service's API keys (needs the admin token)
   otpd keys list|rotate|add|activate      manage the server keyring (the keys codes are derived with)
   otpd verify start|check|status [flags]  start, check and inspect verifications
+  otpd erase --service SVC --to DEST      erase everything kept about a destination (GDPR)
   otpd smsc [flags]                       run the SMSC simulator (SMPP server + HTTP listing)
   otpd version                            print the version
 
@@ -93,6 +94,8 @@ func (e *env) run(ctx context.Context, args []string) error {
 		return e.keysCmd(ctx, args[1:])
 	case "verify":
 		return e.verifyCmd(ctx, args[1:])
+	case "erase":
+		return e.eraseCmd(ctx, args[1:])
 	case "smsc":
 		return e.smscCmd(ctx, args[1:])
 	case "version", "--version", "-version":

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -53,6 +55,7 @@ type fakeProvider struct {
 	url    string
 	accept func(r *http.Request, form url.Values) (fakeSMS, error)
 	reply  func(w http.ResponseWriter, m fakeSMS)
+	tls    *tls.Config // serve HTTPS with it, when set
 
 	mu       sync.Mutex
 	sent     []fakeSMS
@@ -62,7 +65,7 @@ type fakeProvider struct {
 
 func startFakeProvider(t *testing.T, p *fakeProvider) *fakeProvider {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		form, perr := url.ParseQuery(string(body))
 		var m fakeSMS
@@ -82,6 +85,13 @@ func startFakeProvider(t *testing.T, p *fakeProvider) *fakeProvider {
 		p.sent = append(p.sent, m)
 		p.reply(w, m)
 	}))
+	if p.tls != nil {
+		srv.TLS = p.tls
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are what some tests are about
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	p.url = srv.URL
 	t.Cleanup(func() {
@@ -114,6 +124,11 @@ func (p *fakeProvider) waitFor(t *testing.T, to string) fakeSMS {
 // StatusCallback (and ValidityPeriod); it answers 201 with the Message
 // resource.
 func fakeTwilio(t *testing.T, callbackURL string) *fakeProvider {
+	return startFakeProvider(t, twilioAPI(callbackURL))
+}
+
+// twilioAPI is fakeTwilio's provider, not yet started.
+func twilioAPI(callbackURL string) *fakeProvider {
 	p := &fakeProvider{}
 	p.accept = func(r *http.Request, form url.Values) (fakeSMS, error) {
 		user, pass, ok := r.BasicAuth()
@@ -148,7 +163,7 @@ func fakeTwilio(t *testing.T, callbackURL string) *fakeProvider {
 			"uri": "/2010-04-01/Accounts/" + twilioSID + "/Messages/" + m.ID + ".json",
 		})
 	}
-	return startFakeProvider(t, p)
+	return p
 }
 
 // fakeVonage checks requests as Vonage's SMS API documents them: POST

@@ -22,6 +22,7 @@ import (
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/delivery"
 	"github.com/otpd/otpd/devinbox"
+	"github.com/otpd/otpd/fraud"
 	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/metrics"
@@ -46,6 +47,26 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(e, cfg)
+	// SIGHUP reloads what can be reloaded (reloadOnSignal) rather than
+	// ending the process, its default; caught from the start so that one
+	// sent early does not kill a starting server.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	cert, tlsCfg, err := apiTLS(cfg)
+	if err != nil {
+		return err
+	}
+	// The global outbound CA bundle, checked here so that a bad one is
+	// named as such rather than as the first section that uses it.
+	outboundRoots, err := trust(cfg.TLSCAFile, "")
+	if err != nil {
+		return usagef("--tls-ca-file: %v", err)
+	}
+	var reloadables []reloadable
+	if cert != nil {
+		reloadables = append(reloadables, certReloadable(cert))
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -62,7 +83,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	// Personal data is sealed with the keyring's current key; the ref lets
+	// a reloaded keyring take over without reopening the store.
+	sealer := otpd.NewSealerRef(keyring)
+	store, err := openStore(ctx, cfg, sealer)
 	if err != nil {
 		return err
 	}
@@ -132,6 +156,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	webhooks := webhook.New(webhook.Config{
 		Store:     store,
+		RootCAs:   outboundRoots,
 		Body:      httpapi.EventBody,
 		Timeout:   cfg.WebhookTimeout,
 		Workers:   cfg.WebhookWorkers,
@@ -139,6 +164,22 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Observer:  metrics.NewWebhooks(reg),
 		Logger:    log,
 	})
+	// The conversion-rate guard against SMS pumping; both interfaces stay
+	// nil (not a nil *fraud.Guard) when it is off.
+	var (
+		guard      *fraud.Guard
+		fraudGuard otpd.FraudGuard
+		blockAdmin httpapi.BlockAdmin
+	)
+	if cfg.Fraud.enabled() {
+		gc := cfg.Fraud.guardConfig()
+		gc.Store, gc.EventData, gc.NotifyEvents = store, httpapi.BlockEventData, webhooks.Notify
+		gc.WebhookRetryWindow, gc.Observer, gc.Logger = cfg.WebhookRetryWindow, metrics.NewFraud(reg), log
+		if guard, err = fraud.New(gc); err != nil {
+			return err
+		}
+		fraudGuard, blockAdmin = guard, guard
+	}
 	engine, err = otpd.NewEngine(otpd.Config{
 		Store:              store,
 		Keyring:            keyring,
@@ -157,6 +198,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Limits:             cfg.limits,
 		Observer:           metrics.New(reg),
 		Logger:             log,
+		Guard:              fraudGuard,
 	})
 	if err != nil {
 		return err
@@ -164,18 +206,15 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err := engine.CheckKeyring(ctx); err != nil {
 		return fmt.Errorf("%w (keyring %s)", err, keyringSrc)
 	}
-	// Keyring reload, part 1 of 2 (keys branch): SIGHUP is caught from
-	// here on, before the server says it listens, so a SIGHUP never finds
-	// the default action (exit). Part 2 starts the watcher.
-	keyringHUP := make(chan os.Signal, 1)
-	signal.Notify(keyringHUP, syscall.SIGHUP)
-	defer signal.Stop(keyringHUP)
+	// SIGHUP also re-reads the keyring (otpd keys rotate|add|activate).
+	reloadables = append(reloadables, keyringReloadable(ctx, engine, sealer, keyringSrc))
 	close(engineReady)
 	apiCfg := httpapi.Config{
 		Engine:      engine,
 		Idempotency: store,
 		Logger:      log,
 		Registry:    reg,
+		Blocks:      blockAdmin,
 		Ready: func(ctx context.Context) map[string]error {
 			checks := map[string]error{"store": store.Ping(ctx)}
 			for name, ch := range channels {
@@ -203,14 +242,18 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if inbox != nil {
 		apiCfg.Mounts["/dev/"] = inbox.Handler()
 	}
-	api := httpapi.New(apiCfg)
+	var handler http.Handler = httpapi.New(apiCfg)
+	if tlsCfg != nil {
+		handler = strictTransport(handler)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -219,6 +262,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	base := "http://" + ln.Addr().String()
+	if tlsCfg != nil {
+		base = "https://" + ln.Addr().String()
+		leaf := cert.Leaf()
+		log.Info("tls", "cert", cfg.TLSCert, "serial", leaf.SerialNumber.Text(16), "not_after", leaf.NotAfter.UTC(), "client_certificates", cfg.TLSClientCA != "")
+	}
 	if admin.generated {
 		fmt.Fprintf(e.stdout, "Generated an admin token (shown once; only its hash is kept, in %s):\n  %s\n",
 			filepath.Join(cfg.DataDir, adminTokenHashFile), admin.token)
@@ -226,7 +274,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if cfg.Dev {
 		fmt.Fprintf(e.stdout, "otpd dev mode: API %s — dev inbox %s/dev/inbox\n", base, base)
 	}
-	log.Info("otpd listening", "addr", ln.Addr().String(), "version", version, "dev", cfg.Dev, "data_dir", cfg.DataDir)
+	log.Info("otpd listening", "addr", ln.Addr().String(), "version", version, "tls", tlsCfg != nil, "dev", cfg.Dev, "data_dir", cfg.DataDir)
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -240,9 +288,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		delivery.Options{Workers: 4, Lease: time.Minute, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	wg.Go(func() { _ = fallbacks.Run(workCtx, engine.Fallback) })
 	wg.Go(func() { sweep(workCtx, engine, store, cfg, log) })
-	// Keyring reload, part 2 of 2 (keys branch): SIGHUP re-reads the
-	// keyring file (otpd keys rotate|add|activate) without a restart.
-	wg.Go(func() { watchKeyringReload(workCtx, keyringHUP, engine, keyringSrc, log) })
+	wg.Go(func() { reloadOnSignal(workCtx, hup, reloadables, log) })
+	if guard != nil {
+		// Counts, judging and the active blocks; it flushes what it
+		// counted when it stops, before the store closes.
+		wg.Go(func() { _ = guard.Run(workCtx) })
+	}
 	// Messages queued on other nodes wake this node's dispatcher at once
 	// (PostgreSQL LISTEN/NOTIFY); SQLite has one node.
 	if l, ok := store.(interface {
@@ -252,7 +303,13 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the certificate comes from tlsCfg
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	select {
 	case err = <-serveErr:
@@ -378,7 +435,7 @@ type storeCloser interface {
 	otpd.IdempotencyStore
 }
 
-func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
+func openStore(ctx context.Context, cfg serveConfig, sealer otpd.Sealer) (storeCloser, error) {
 	dsn := cfg.Store
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -386,7 +443,7 @@ func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
 		// server for as long as the kernel lets it.
 		openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		s, err := postgres.Open(openCtx, dsn)
+		s, err := postgres.Open(openCtx, dsn, postgres.WithSealer(sealer))
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -395,7 +452,7 @@ func openStore(ctx context.Context, cfg serveConfig) (storeCloser, error) {
 		dsn = filepath.Join(cfg.DataDir, databaseFile)
 	}
 	dsn = strings.TrimPrefix(dsn, "sqlite://")
-	s, err := sqlite.Open(ctx, dsn)
+	s, err := sqlite.Open(ctx, dsn, sqlite.WithSealer(sealer))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/devinbox"
+	"github.com/otpd/otpd/internal/tlsconfig"
 	"github.com/otpd/otpd/smpp"
 	"github.com/otpd/otpd/sms"
 	"github.com/otpd/otpd/sms/twilio"
@@ -65,6 +66,11 @@ type smsRouteConfig struct {
 	SMPP  string `yaml:"smpp" toml:"smpp"`
 	DLRID string `yaml:"dlr_id" toml:"dlr_id"` // as the URL's dlr_id parameter
 
+	// TLSCAFile replaces the global tls_ca_file for this route: the CAs
+	// an smpps:// SMSC's or the provider's certificate may chain to,
+	// besides the system's roots.
+	TLSCAFile string `yaml:"tls_ca_file" toml:"tls_ca_file"`
+
 	// twilio and vonage
 	From    string `yaml:"from" toml:"from"`
 	BaseURL string `yaml:"base_url" toml:"base_url"` // the API's scheme and host, for tests
@@ -103,6 +109,7 @@ type smsRouteSpec struct {
 	kind     string // routeSMPP, routeTwilio or routeVonage
 	prefixes []string
 	priority int
+	caFile   string // the route's own tls_ca_file
 	smpp     sms.SMPPURL
 	twilio   twilio.Config
 	vonage   vonage.Config
@@ -138,7 +145,7 @@ func (c *serveConfig) smsRouteSpecs(getenv func(string) string) ([]smsRouteSpec,
 
 // spec checks one route of the file.
 func (rc smsRouteConfig) spec(publicURL string, getenv func(string) string) (smsRouteSpec, error) {
-	s := smsRouteSpec{name: rc.Name, kind: rc.Type, prefixes: rc.Prefixes, priority: rc.Priority}
+	s := smsRouteSpec{name: rc.Name, kind: rc.Type, prefixes: rc.Prefixes, priority: rc.Priority, caFile: rc.TLSCAFile}
 	if s.kind == "" {
 		s.kind = routeSMPP
 	}
@@ -176,6 +183,9 @@ func (rc smsRouteConfig) spec(publicURL string, getenv func(string) string) (sms
 		if publicURL == "" {
 			return s, fmt.Errorf("a %s route needs public_url (--public-url, OTPD_PUBLIC_URL): the address %s posts delivery status to", s.kind, providerTitle(s.kind))
 		}
+	}
+	if err := loopbackIfPlain("base_url", rc.BaseURL); err != nil {
+		return s, err
 	}
 	var err error
 	switch s.kind {
@@ -357,7 +367,12 @@ func buildSMS(smscCtx context.Context, cfg serveConfig, inbox *devinbox.Inbox,
 		}
 	}
 	for _, sp := range specs {
-		r, t, cb, err := buildSMSRoute(sp, dev, inbox, receipts)
+		roots, err := trust(cfg.TLSCAFile, sp.caFile)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, usagef("sms route %s: tls_ca_file: %v", sp.name, err)
+		}
+		r, t, cb, err := buildSMSRoute(sp, roots, dev, inbox, receipts)
 		if t != nil {
 			transmitters = append(transmitters, t)
 		}
@@ -373,6 +388,12 @@ func buildSMS(smscCtx context.Context, cfg serveConfig, inbox *devinbox.Inbox,
 		} else {
 			log.Info("sms route", "route", r.Name, "smsc", sp.smpp.String(), "prefixes", r.Prefixes, "priority", r.Priority,
 				"binds", sp.smpp.Binds, "window", sp.smpp.Window, "dlr_id", sp.smpp.Options.IDs.String())
+		}
+		if sp.kind == routeSMPP && !sp.smpp.TLS && !isLoopbackAddr(sp.smpp.Addr) {
+			// Allowed (many SMSCs sit on a private link or VPN), but the
+			// password and every code cross it in clear text.
+			log.Warn("sms route over plain smpp:// to another host: the bind password and codes are not encrypted; use smpps:// unless the link is private",
+				"route", r.Name)
 		}
 		routes = append(routes, r)
 	}
@@ -393,8 +414,9 @@ type providerRoute interface {
 
 // buildSMSRoute builds one route: an SMPP route with its transmitter (t,
 // returned for closing even when the route fails), or a provider route
-// with its callback endpoint (cb).
-func buildSMSRoute(sp smsRouteSpec, dev bool, inbox *devinbox.Inbox,
+// with its callback endpoint (cb). TLS connections verify the server
+// against roots (the system's when nil).
+func buildSMSRoute(sp smsRouteSpec, roots *x509.CertPool, dev bool, inbox *devinbox.Inbox,
 	receipts func(route string) func(context.Context, *smpp.DeliverSM) error,
 ) (r *sms.Route, t *smpp.Transmitter, cb *smsCallback, err error) {
 	r = &sms.Route{Name: sp.name, Prefixes: sp.prefixes, Priority: sp.priority}
@@ -402,7 +424,7 @@ func buildSMSRoute(sp smsRouteSpec, dev bool, inbox *devinbox.Inbox,
 	methods := []string{http.MethodPost}
 	switch sp.kind {
 	case routeSMPP:
-		t, err = smpp.NewTransmitter(smppConfig(sp.smpp, sp.smpp.Options.IDs.Receipts(receipts(sp.name))))
+		t, err = smpp.NewTransmitter(smppConfig(sp.smpp, roots, sp.smpp.Options.IDs.Receipts(receipts(sp.name))))
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -416,8 +438,10 @@ func buildSMSRoute(sp smsRouteSpec, dev bool, inbox *devinbox.Inbox,
 		}
 		return r, t, nil, nil
 	case routeTwilio:
+		sp.twilio.HTTPClient = tlsconfig.HTTPClient(roots)
 		p, err = twilio.New(sp.twilio)
 	case routeVonage:
+		sp.vonage.HTTPClient = tlsconfig.HTTPClient(roots)
 		p, err = vonage.New(sp.vonage)
 		// The dashboard's receipt method may be GET, POST or POST-JSON.
 		methods = append(methods, http.MethodGet)
@@ -530,8 +554,10 @@ func startDevSMSC(ctx context.Context, inbox *devinbox.Inbox, log *slog.Logger) 
 	return &sms.SMPPURL{Addr: ln.Addr().String(), SystemID: "otpd", Password: password, Window: 10, Binds: 1}, nil
 }
 
-// smppConfig turns a route URL into a transmitter's configuration.
-func smppConfig(u sms.SMPPURL, onDeliver func(context.Context, *smpp.DeliverSM) error) smpp.Config {
+// smppConfig turns a route URL into a transmitter's configuration; an
+// smpps:// SMSC's certificate is verified against roots (the system's
+// when nil) and the URL's host.
+func smppConfig(u sms.SMPPURL, roots *x509.CertPool, onDeliver func(context.Context, *smpp.DeliverSM) error) smpp.Config {
 	cfg := smpp.Config{
 		Addr:       u.Addr,
 		SystemID:   u.SystemID,
@@ -543,7 +569,7 @@ func smppConfig(u sms.SMPPURL, onDeliver func(context.Context, *smpp.DeliverSM) 
 		OnDeliver:  onDeliver,
 	}
 	if u.TLS {
-		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		cfg.TLS = tlsconfig.Client(roots)
 	}
 	return cfg
 }

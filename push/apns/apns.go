@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,10 @@ type Config struct {
 	// HTTPClient sends the requests; it must speak HTTP/2. A client of
 	// its own, HTTP/2 only, when nil.
 	HTTPClient *http.Client
+	// RootCAs are the CAs APNs' certificate must chain to when HTTPClient
+	// is nil: the system's roots when nil (a proxy that inspects TLS needs
+	// its CA here).
+	RootCAs *x509.CertPool
 	// Timeout bounds each request; DefaultTimeout when 0.
 	Timeout time.Duration
 	// Now is the clock for provider tokens and apns-expiration; time.Now
@@ -203,7 +208,7 @@ func New(cfg Config) (*Sender, error) {
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	client := cfg.HTTPClient
 	if client == nil {
-		client = defaultClient()
+		client = defaultClient(cfg.RootCAs)
 	}
 	return &Sender{
 		cfg:    cfg,
@@ -215,11 +220,11 @@ func New(cfg Config) (*Sender, error) {
 // defaultClient speaks HTTP/2 only, as APNs requires, and pings idle
 // connections so that one APNs dropped silently is noticed before a push
 // waits on it.
-func defaultClient() *http.Client {
+func defaultClient(roots *x509.CertPool) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Protocols = new(http.Protocols)
 	t.Protocols.SetHTTP2(true)
-	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	t.HTTP2 = &http.HTTP2Config{SendPingTimeout: time.Minute, PingTimeout: 15 * time.Second}
 	return &http.Client{Transport: t}
 }

@@ -24,11 +24,13 @@ func TestDefaultClientIsHTTP2Only(t *testing.T) {
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 
-		c := defaultClient()
 		roots := x509.NewCertPool()
 		roots.AddCert(srv.Certificate())
-		c.Transport.(*http.Transport).TLSClientConfig.RootCAs = roots
-		resp, err := c.Get(srv.URL)
+		if h2 {
+			_, err := defaultClient(nil).Get(srv.URL)
+			require.ErrorContains(t, err, "certificate", "a server the system's roots do not know")
+		}
+		resp, err := defaultClient(roots).Get(srv.URL)
 		if !h2 {
 			require.Error(t, err, "an HTTP/1.1-only server")
 			continue

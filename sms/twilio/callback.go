@@ -97,7 +97,8 @@ func urlForms(rawURL string) []string {
 // StatusCallbackURL and its POST parameters, or it is refused with 403 and
 // no detail; record is never called for it. Requests signed under a
 // Webhooks Rule (X-Twilio-Webhooks-Signature-Settings, a shared key rather
-// than the auth token) are refused too: otpd does not configure them.
+// than the auth token) are refused too: otpd does not configure them. A
+// body over 64 KiB is refused with 413 before anything else.
 //
 // Final statuses are recorded as a receipt with Ref routeName+":"+MessageSid:
 // delivered (and read) as delivered, undelivered as undelivered, failed and
@@ -117,6 +118,10 @@ func (r *Route) CallbackHandler(record func(context.Context, otpd.Receipt) error
 		}
 		req.Body = http.MaxBytesReader(w, req.Body, maxCallbackBody)
 		if err := req.ParseForm(); err != nil {
+			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				return
+			}
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}

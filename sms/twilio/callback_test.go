@@ -305,7 +305,7 @@ func TestCallbackRequests(t *testing.T) {
 	resp, err = http.Post(cb, "application/x-www-form-urlencoded", big)
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 
 	// Signed, but without a message sid: nothing to record.
 	params := map[string]string{"MessageStatus": "delivered"}

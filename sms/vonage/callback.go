@@ -32,7 +32,7 @@ const maxCallbackBody = 64 << 10
 //     StatusCallbackURL without one (or none at all) refuses every request.
 //
 // The token's parameters are otpd's, not Vonage's, and are left out of the
-// signed set.
+// signed set. A POST body over 64 KiB is refused with 413.
 //
 // Final receipts are recorded with Ref routeName+":"+messageId: delivered
 // as delivered; expired and failed as undelivered; rejected as failed;
@@ -67,6 +67,10 @@ func (r *Route) CallbackHandler(record func(context.Context, otpd.Receipt) error
 		}
 		params, err := receiptParams(w, req, query, own)
 		if err != nil {
+			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				return
+			}
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}

@@ -422,7 +422,8 @@ func TestCallbackMalformed(t *testing.T) {
 		{"nested JSON", http.MethodPost, "application/json", `{"messageId": {"a": 1}}`, http.StatusBadRequest},
 		{"two JSON objects", http.MethodPost, "application/json", `{"messageId": "a"} {}`, http.StatusBadRequest},
 		{"broken form", http.MethodPost, "application/x-www-form-urlencoded", `messageId=%zz`, http.StatusBadRequest},
-		{"too big", http.MethodPost, "application/x-www-form-urlencoded", "text=" + strings.Repeat("x", 128<<10), http.StatusBadRequest},
+		{"too big", http.MethodPost, "application/x-www-form-urlencoded", "text=" + strings.Repeat("x", 128<<10), http.StatusRequestEntityTooLarge},
+		{"too big JSON", http.MethodPost, "application/json", `{"text": "` + strings.Repeat("x", 128<<10) + `"}`, http.StatusRequestEntityTooLarge},
 		{"no message id", http.MethodPost, "application/json", `{"status": "delivered"}`, http.StatusNoContent},
 		{"numbers in JSON", http.MethodPost, "application/json", `{"messageId": "0A1", "status": "rejected", "err-code": 4, "null": null, "flag": true}`, http.StatusNoContent},
 	}
