@@ -24,7 +24,7 @@ import (
 // configured volume and leave the real users alone; the block shows in the
 // admin API and can be lifted.
 //
-// The bound is the guard's alone (rate limits are not part of this test):
+// The bound is the guard's alone (the service turns the rate limits off):
 // starts are judged once their bucket ended `maturity` ago, so an attack
 // at a rate R gets through at most min_volume + R × (bucket + maturity +
 // flush interval + sweep_interval) starts, plus slack for a loaded machine.
@@ -55,7 +55,7 @@ func TestFraudPumpingAttack(t *testing.T) {
 	srv := startServerArgs(t, t.TempDir(), "--dev", "--config", cfgPath, "--log-level", "info")
 	ctx := context.Background()
 	admin := client.New(srv.url, srv.adminToken(t))
-	svc, err := admin.CreateService(ctx, client.CreateServiceParams{Name: "Acme Bank"})
+	svc, err := admin.CreateService(ctx, client.CreateServiceParams{Name: "Acme Bank", RateLimits: loadTestLimits})
 	require.NoError(t, err)
 	key, err := admin.CreateKey(ctx, svc.ID, "backend")
 	require.NoError(t, err)
