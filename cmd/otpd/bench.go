@@ -49,6 +49,7 @@ type benchFlags struct {
 	json                        bool
 	pprofOut                    string
 	receiptSample               int
+	failOnError                 bool
 }
 
 // benchCmd runs `otpd bench`.
@@ -72,6 +73,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON (fields in package loadtest's documentation)")
 	fs.StringVar(&f.pprofOut, "cpuprofile", "", "self-started server only: run it with --pprof and write a CPU profile of the measured window to this file")
 	fs.IntVar(&f.receiptSample, "receipt-sample", 500, "verifications read after the run to time accept → delivery receipt (0: none)")
+	fs.BoolVar(&f.failOnError, "fail-on-error", false, "exit 1 after the report if any request failed (for CI)")
 	pos, err := parseSub(fs, args)
 	if err != nil {
 		return err
@@ -108,9 +110,24 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	if f.json {
-		return e.printJSON(rep)
+		err = e.printJSON(rep)
+	} else {
+		err = rep.WriteTable(e.stdout)
 	}
-	return rep.WriteTable(e.stdout)
+	if err != nil {
+		return err
+	}
+	if n := rep.OTPD.ErrorCount + baselineErrors(rep); f.failOnError && n > 0 {
+		return fmt.Errorf("bench: %d requests failed", n)
+	}
+	return nil
+}
+
+func baselineErrors(rep *loadtest.Report) uint64 {
+	if rep.Baseline == nil {
+		return 0
+	}
+	return rep.Baseline.ErrorCount
 }
 
 // bench runs the whole benchmark and returns its report.

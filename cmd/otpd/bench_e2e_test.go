@@ -20,7 +20,7 @@ func TestBenchSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "bench", "--duration", "2s", "--warmup", "500ms", "--workers", "4",
-		"--baseline", "--prefill", "200", "--receipt-sample", "20", "--json")
+		"--baseline", "--prefill", "200", "--receipt-sample", "20", "--json", "--fail-on-error")
 	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN=")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
