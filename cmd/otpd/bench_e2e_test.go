@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,4 +73,41 @@ func TestBenchSmoke(t *testing.T) {
 	require.Positive(t, rep.OTPD.Server.RSSBytes)
 	require.NotNil(t, rep.Ratios)
 	require.NotContains(t, stderr.String(), "+4477009", "progress never shows a full number")
+}
+
+// TestBenchTarget loads a server the bench did not start: codes are read
+// from `otpd smsc`'s HTTP listing, CPU and RSS from --server-pid.
+func TestBenchTarget(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	smppAddr, httpAddr := startSMSC(t, "--dlr-delay", "0")
+	srv := startServerArgs(t, t.TempDir(), "--smpp", "smpp://otpd:pw@"+smppAddr, "--log-level", "info")
+	cmd := exec.CommandContext(ctx, binary, "bench", "--target", srv.url, "--smsc-url", "http://"+httpAddr,
+		"--server-pid", strconv.Itoa(srv.cmd.Process.Pid), "--duration", "1s", "--warmup", "200ms", "--workers", "2",
+		"--receipt-sample", "5", "--json", "--fail-on-error")
+	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN="+srv.adminToken(t))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "otpd bench failed:\n%s", stderr.String())
+	var rep struct {
+		Target string `json:"target"`
+		OTPD   struct {
+			Checks float64 `json:"checks_per_second"`
+			Server struct {
+				Available bool `json:"available"`
+				PID       int  `json:"pid"`
+			} `json:"server"`
+		} `json:"otpd"`
+		Receipts struct {
+			Delivered int `json:"delivered"`
+		} `json:"receipts"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	require.Equal(t, srv.url, rep.Target)
+	require.Positive(t, rep.OTPD.Checks)
+	require.True(t, rep.OTPD.Server.Available)
+	require.Equal(t, srv.cmd.Process.Pid, rep.OTPD.Server.PID)
+	require.Positive(t, rep.Receipts.Delivered)
 }
