@@ -29,6 +29,9 @@ type PrefillConfig struct {
 	// are what makes its transactions large.
 	Concurrency int
 	Now         func() time.Time
+	// Progress, if set, is called after every tenth of the rows with the
+	// number inserted so far, from one of the inserting goroutines.
+	Progress func(done int)
 }
 
 // PrefillStats is what a Prefill did.
@@ -73,6 +76,8 @@ func Prefill(ctx context.Context, cfg PrefillConfig) (PrefillStats, error) {
 	defer cancel()
 	var (
 		next    atomic.Int64
+		done    atomic.Int64
+		tenth   = int64(cfg.Rows / 10)
 		wg      sync.WaitGroup
 		errOnce sync.Once
 		firstEr error
@@ -92,6 +97,9 @@ func Prefill(ctx context.Context, cfg PrefillConfig) (PrefillStats, error) {
 				if err != nil {
 					errOnce.Do(func() { firstEr = fmt.Errorf("loadtest: prefill row %d: %w", i, err); cancel() })
 					return
+				}
+				if n := done.Add(1); cfg.Progress != nil && tenth > 0 && n%tenth == 0 {
+					cfg.Progress(int(n))
 				}
 			}
 		})

@@ -228,8 +228,12 @@ func TestPrefillWritesClosedVerifications(t *testing.T) {
 	svc, err := engine.CreateService(ctx, &otpd.Service{Name: "Acme", Policy: otpd.DefaultPolicy()})
 	require.NoError(t, err)
 
-	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: 200, Concurrency: 64})
+	var progress []int
+	var mu sync.Mutex
+	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: 200, Concurrency: 64,
+		Progress: func(done int) { mu.Lock(); progress = append(progress, done); mu.Unlock() }})
 	require.NoError(t, err)
+	require.Len(t, progress, 10, "one call per tenth")
 	require.Equal(t, 200, st.Rows)
 	require.Positive(t, st.RowsPerSecond())
 

@@ -216,7 +216,9 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 				return nil, fmt.Errorf("bench: stopping the server to prefill: %w\n%s", err, srv.logTail())
 			}
 			log.Info("prefill: inserting verifications", "rows", f.prefill)
-			st, err := prefillStore(ctx, dataDir, sid, f.prefill)
+			st, err := prefillStore(ctx, dataDir, sid, f.prefill, func(done int) {
+				log.Info("prefill: progress", "rows", done)
+			})
 			if err != nil {
 				return nil, err
 			}
@@ -379,7 +381,7 @@ func benchService(ctx context.Context, admin *client.Client) (sid, key string, e
 
 // prefillStore opens the stopped server's SQLite store and keyring and
 // inserts rows closed verifications of service sid.
-func prefillStore(ctx context.Context, dataDir, sid string, rows int) (loadtest.PrefillStats, error) {
+func prefillStore(ctx context.Context, dataDir, sid string, rows int, progress func(int)) (loadtest.PrefillStats, error) {
 	keyring, err := loadKeyring(filepath.Join(dataDir, keyringFile))
 	if err != nil {
 		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
@@ -393,7 +395,7 @@ func prefillStore(ctx context.Context, dataDir, sid string, rows int) (loadtest.
 	if err != nil {
 		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
 	}
-	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows})
+	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows, Progress: progress})
 	if err != nil {
 		return st, err
 	}
