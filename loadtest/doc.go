@@ -51,7 +51,7 @@
 //	ratios.start, ratios.check
 //	                     otpd's starts/s and checks/s divided by the
 //	                     baseline's requests/s (starts + checks), with --baseline
-//	receipts             {sampled, delivered, accept_to_receipt: Latency}:
+//	receipts             {sampled, delivered, created_to_receipt: Latency}:
 //	                     verification created_at → its SMS's updated_at once
 //	                     delivered (the receipt recorded), read after the run
 //	                     for a sample; server times, to the millisecond,

@@ -163,11 +163,11 @@ type Ratios struct {
 	Check float64 `json:"check"`
 }
 
-// ReceiptReport summarizes accept → receipt recorded.
+// ReceiptReport summarizes created → receipt recorded.
 type ReceiptReport struct {
 	Sampled   int     `json:"sampled"`
 	Delivered int     `json:"delivered"`
-	Latency   Latency `json:"accept_to_receipt"`
+	Latency   Latency `json:"created_to_receipt"`
 }
 
 // WriteTable prints the report for people.

@@ -72,7 +72,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.dlrDelay, "dlr-delay", 100*time.Millisecond, "the SMSC simulator's delay before each delivery receipt (0: at once)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON (fields in package loadtest's documentation)")
 	fs.StringVar(&f.pprofOut, "cpuprofile", "", "self-started server only: run it with --pprof and write a CPU profile of the measured window to this file")
-	fs.IntVar(&f.receiptSample, "receipt-sample", 500, "verifications read after the run to time accept → delivery receipt (0: none)")
+	fs.IntVar(&f.receiptSample, "receipt-sample", 500, "verifications read after the run to time created → delivery receipt recorded (0: none)")
 	fs.BoolVar(&f.failOnError, "fail-on-error", false, "exit 1 after the report if any request failed (for CI)")
 	pos, err := parseSub(fs, args)
 	if err != nil {
@@ -200,7 +200,13 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 		if err != nil {
 			return nil, err
 		}
-		defer func() { _ = srv.stop() }()
+		// srv is replaced when the server restarts after a prefill; stop
+		// whichever runs (stop is idempotent).
+		defer func() {
+			if srv != nil {
+				_ = srv.stop()
+			}
+		}()
 		target, codes, pid = "http://"+srv.addr, inbox, srv.pid()
 		if err := waitReady(ctx, client.New(target, "", client.WithHTTPClient(hc))); err != nil {
 			return nil, fmt.Errorf("bench: %w\n%s", err, srv.logTail())
@@ -227,7 +233,6 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 			if srv, err = startChild(ctx, exe, args, env); err != nil {
 				return nil, err
 			}
-			defer func() { _ = srv.stop() }()
 			target, pid = "http://"+srv.addr, srv.pid()
 			if err := waitReady(ctx, client.New(target, "", client.WithHTTPClient(hc))); err != nil {
 				return nil, fmt.Errorf("bench: %w\n%s", err, srv.logTail())
@@ -238,7 +243,7 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 				return saveProfile(ctx, hc, target, admin, min(f.duration, 25*time.Second), f.pprofOut)
 			}
 		}
-		return e.benchRun(ctx, f, log, rep, hc, target, sid, key, codes, pid, profile, srv)
+		return e.benchRun(ctx, f, log, rep, hc, otpdUnderLoad{url: target, serviceID: sid, key: key, codes: codes, pid: pid, profile: profile, srv: srv})
 	}
 
 	rep.Target = f.target
@@ -250,15 +255,23 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 	if err != nil {
 		return nil, err
 	}
-	return e.benchRun(ctx, f, log, rep, hc, target, sid, key, codes, pid, nil, nil)
+	return e.benchRun(ctx, f, log, rep, hc, otpdUnderLoad{url: target, serviceID: sid, key: key, codes: codes, pid: pid})
+}
+
+// otpdUnderLoad is the server a bench measures.
+type otpdUnderLoad struct {
+	url, serviceID, key string // the service the load uses, and a key of it
+	codes               loadtest.CodeSource
+	pid                 int                         // for /proc; 0 when unknown
+	profile             func(context.Context) error // run at the window's start; may be nil
+	srv                 *child                      // stopped after the run when the bench started it
 }
 
 // benchRun runs the measured load against otpd and fills in the report.
-func (e *env) benchRun(ctx context.Context, f benchFlags, log *slog.Logger, rep *loadtest.Report, hc *http.Client,
-	target, sid, key string, codes loadtest.CodeSource, pid int, profile func(context.Context) error, srv *child) (*loadtest.Report, error) {
-	c := client.New(target, key, client.WithMaxRetries(0), client.WithHTTPClient(hc), client.WithUserAgent("otpd-bench/"+version))
+func (e *env) benchRun(ctx context.Context, f benchFlags, log *slog.Logger, rep *loadtest.Report, hc *http.Client, o otpdUnderLoad) (*loadtest.Report, error) {
+	c := client.New(o.url, o.key, client.WithMaxRetries(0), client.WithHTTPClient(hc), client.WithUserAgent("otpd-bench/"+version))
 	log.Info("loading otpd", "target", rep.Target, "mode", rep.Load.Mode, "duration", f.duration)
-	m, res, err := runLoad(ctx, f, &loadtest.OTPD{Client: c, ServiceID: sid, Codes: codes}, pid, profile)
+	m, res, err := runLoad(ctx, f, &loadtest.OTPD{Client: c, ServiceID: o.serviceID, Codes: o.codes}, o.pid, o.profile)
 	if err != nil {
 		return nil, err
 	}
@@ -271,11 +284,11 @@ func (e *env) benchRun(ctx context.Context, f benchFlags, log *slog.Logger, rep 
 	}
 	if f.receiptSample > 0 && len(res.IDs) > 0 {
 		wait := 10*time.Second + f.dlrDelay
-		rep.Receipts = loadtest.SampleReceipts(ctx, c, sid, res.IDs, f.receiptSample, wait)
+		rep.Receipts = loadtest.SampleReceipts(ctx, c, o.serviceID, res.IDs, f.receiptSample, wait)
 	}
-	if srv != nil {
-		if err := srv.stop(); err != nil {
-			return nil, fmt.Errorf("bench: the server did not stop cleanly: %w\n%s", err, srv.logTail())
+	if o.srv != nil {
+		if err := o.srv.stop(); err != nil {
+			return nil, fmt.Errorf("bench: the server did not stop cleanly: %w\n%s", err, o.srv.logTail())
 		}
 	}
 	rep.Host.LoadAverageAfter = loadtest.LoadAverage()
