@@ -29,6 +29,7 @@ type serveConfig struct {
 	Keyring         string        `yaml:"keyring" toml:"keyring"`
 	AdminToken      string        `yaml:"admin_token" toml:"admin_token"`
 	Dev             bool          `yaml:"dev" toml:"dev"`
+	Pprof           bool          `yaml:"pprof" toml:"pprof"`
 	SMPP            string        `yaml:"smpp" toml:"smpp"`
 	PublicURL       string        `yaml:"public_url" toml:"public_url"`
 	LogLevel        string        `yaml:"log_level" toml:"log_level"`
@@ -144,6 +145,19 @@ func intSetting(flag, env, usage string, field func(*serveConfig) *int) setting 
 		}}
 }
 
+func boolSetting(flag, env, usage string, field func(*serveConfig) *bool) setting {
+	return setting{flag, env, usage,
+		func(c *serveConfig) any { return *field(c) },
+		func(c *serveConfig, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("not a boolean (true or false)")
+			}
+			*field(c) = b
+			return nil
+		}}
+}
+
 var serveSettings = []setting{
 	stringSetting("addr", "OTPD_ADDR", "address the HTTP API listens on (host:port; port 0 picks a free one)", func(c *serveConfig) *string { return &c.Addr }),
 	stringSetting("data-dir", "OTPD_DATA_DIR", "directory for the database, keyring and admin token (created mode 0700)", func(c *serveConfig) *string { return &c.DataDir }),
@@ -151,16 +165,8 @@ var serveSettings = []setting{
 	stringSetting("keyring", "OTPD_KEYRING", "keyring file (the keys codes are derived and hashed with); default <data-dir>/keyring.json, created on first start; nodes sharing a store must share it", func(c *serveConfig) *string { return &c.Keyring }),
 	{"config", "OTPD_CONFIG", "config file (.yaml, .yml or .toml) with any of these settings; flags and env vars win over it", nil, nil},
 	stringSetting("admin-token", "OTPD_ADMIN_TOKEN", "admin bearer token; when unset, read from or generated into <data-dir>/admin-token", func(c *serveConfig) *string { return &c.AdminToken }),
-	{"dev", "OTPD_DEV", "dev mode: every channel delivers to the dev inbox at /dev/inbox and /dev/messages (never use in production)",
-		func(c *serveConfig) any { return c.Dev },
-		func(c *serveConfig, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("not a boolean (true or false)")
-			}
-			c.Dev = b
-			return nil
-		}},
+	boolSetting("dev", "OTPD_DEV", "dev mode: every channel delivers to the dev inbox at /dev/inbox and /dev/messages (never use in production)", func(c *serveConfig) *bool { return &c.Dev }),
+	boolSetting("pprof", "OTPD_PPROF", "serve Go's profiler (net/http/pprof) at /debug/pprof/, to the admin token only", func(c *serveConfig) *bool { return &c.Pprof }),
 	stringSetting("smpp", "OTPD_SMPP", "one SMPP route for all SMS: smpp://system_id:password@host:port?window=10&tps=0&source=Acme (smpps:// for TLS)", func(c *serveConfig) *string { return &c.SMPP }),
 	stringSetting("public-url", "OTPD_PUBLIC_URL", "the externally reachable base URL of this server, e.g. https://otp.example.com; HTTP SMS providers (Twilio, Vonage) post delivery status to <public-url>/v1/callbacks/<type>/<route>", func(c *serveConfig) *string { return &c.PublicURL }),
 	stringSetting("log-level", "OTPD_LOG_LEVEL", "log level: debug, info, warn or error", func(c *serveConfig) *string { return &c.LogLevel }),

@@ -85,9 +85,15 @@ func startServer(t *testing.T, dataDir string) *server {
 // startServerArgs runs `otpd serve` with args on a free port with dataDir.
 func startServerArgs(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, dataDir, nil, extra...)
+}
+
+// startServerEnv is startServerArgs with more environment variables.
+func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug"}, extra...)
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN=", "OTPD_CONFIG=")
+	cmd.Env = append(append(os.Environ(), "OTPD_ADMIN_TOKEN=", "OTPD_CONFIG="), env...)
 	s := &server{cmd: cmd, dataDir: dataDir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stdout = s.stdout

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -241,6 +242,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if inbox != nil {
 		apiCfg.Mounts["/dev/"] = inbox.Handler()
 	}
+	if cfg.Pprof {
+		// Profiles show what the server is doing, not secrets, but they
+		// cost CPU and reveal internals: the admin token only.
+		apiCfg.AdminMounts = map[string]http.Handler{"/debug/pprof/": pprofHandler()}
+	}
 	var handler http.Handler = httpapi.New(apiCfg)
 	if tlsCfg != nil {
 		handler = strictTransport(handler)
@@ -327,6 +333,19 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// pprofHandler serves net/http/pprof's pages under /debug/pprof/. They are
+// mounted on the API's own mux rather than http.DefaultServeMux, which
+// importing net/http/pprof fills, so nothing else can expose them.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // handleReceipt records a delivery receipt from route. It acknowledges what
