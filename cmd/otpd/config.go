@@ -54,6 +54,9 @@ type serveConfig struct {
 	WebhookRetryWindow time.Duration `yaml:"webhook_retry_window" toml:"webhook_retry_window"`
 	WebhookTimeout     time.Duration `yaml:"webhook_timeout" toml:"webhook_timeout"`
 	WebhookWorkers     int           `yaml:"webhook_workers" toml:"webhook_workers"`
+	// WebhookAllowPrivate lets webhooks reach non-public addresses
+	// (loopback, private networks, link-local); --dev implies it.
+	WebhookAllowPrivate bool `yaml:"webhook_allow_private" toml:"webhook_allow_private"`
 
 	// FallbackTimeouts (config file only) override how long a sent message
 	// may go without a delivery receipt before its verification falls
@@ -178,6 +181,7 @@ var serveSettings = []setting{
 	durationSetting("webhook-retry-window", "OTPD_WEBHOOK_RETRY_WINDOW", "how long a webhook event is retried before it is given up (at least 24h)", func(c *serveConfig) *time.Duration { return &c.WebhookRetryWindow }),
 	durationSetting("webhook-timeout", "OTPD_WEBHOOK_TIMEOUT", "how long one webhook POST may take, the receiver's answer included", func(c *serveConfig) *time.Duration { return &c.WebhookTimeout }),
 	intSetting("webhook-workers", "OTPD_WEBHOOK_WORKERS", "webhook POSTs in flight at once on this node", func(c *serveConfig) *int { return &c.WebhookWorkers }),
+	boolSetting("webhook-allow-private", "OTPD_WEBHOOK_ALLOW_PRIVATE", "let webhooks reach loopback, private and link-local addresses (off: a webhook_url cannot reach the server's own network; --dev turns it on)", func(c *serveConfig) *bool { return &c.WebhookAllowPrivate }),
 	stringSetting("tls-cert", "OTPD_TLS_CERT", "serve the API over HTTPS with this PEM certificate chain (with --tls-key); SIGHUP reloads both files", func(c *serveConfig) *string { return &c.TLSCert }),
 	stringSetting("tls-key", "OTPD_TLS_KEY", "the PEM private key of --tls-cert", func(c *serveConfig) *string { return &c.TLSKey }),
 	stringSetting("tls-client-ca", "OTPD_TLS_CLIENT_CA", "PEM bundle of CAs whose client certificates the API requires (mutual TLS); needs --tls-cert", func(c *serveConfig) *string { return &c.TLSClientCA }),

@@ -157,14 +157,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	webhooks := webhook.New(webhook.Config{
-		Store:     store,
-		RootCAs:   outboundRoots,
-		Body:      httpapi.EventBody,
-		Timeout:   cfg.WebhookTimeout,
-		Workers:   cfg.WebhookWorkers,
-		UserAgent: "otpd-webhook/" + version,
-		Observer:  metrics.NewWebhooks(reg),
-		Logger:    log,
+		Store:   store,
+		RootCAs: outboundRoots,
+		Body:    httpapi.EventBody,
+		Timeout: cfg.WebhookTimeout,
+		Workers: cfg.WebhookWorkers,
+		// A service's webhook_url must not make this server reach its own
+		// network (SSRF), unless the operator says receivers live there.
+		PublicOnly: !cfg.Dev && !cfg.WebhookAllowPrivate,
+		UserAgent:  "otpd-webhook/" + version,
+		Observer:   metrics.NewWebhooks(reg),
+		Logger:     log,
 	})
 	// The conversion-rate guard against SMS pumping; both interfaces stay
 	// nil (not a nil *fraud.Guard) when it is off.

@@ -293,7 +293,8 @@ sms:
       smpp: smpps://otpd:secret@`+smscAddr+`
       tls_ca_file: "`+tt.smppOwn+`"
 `), 0o600))
-			srv := startServerArgs(t, t.TempDir(), "--config", config, "--admin-token", providersAdmin, "--delivery-lease", "4s")
+			srv := startServerArgs(t, t.TempDir(), "--config", config, "--admin-token", providersAdmin, "--delivery-lease", "4s",
+				"--webhook-allow-private") // the receiver is on loopback
 			c := client.New(srv.url, providersAdmin)
 			svc, err := c.CreateService(ctx, client.CreateServiceParams{Name: "Acme", Channels: []string{"sms", "email"}, WebhookURL: receiver.URL + "/hook"})
 			require.NoError(t, err)
