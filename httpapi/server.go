@@ -41,6 +41,10 @@ type Config struct {
 	// Blocks serves the fraud blocks endpoints (package fraud's Guard).
 	// When nil they answer 404: the guard is off.
 	Blocks BlockAdmin
+	// AdminMounts adds handlers as Mounts does, behind the admin token: a
+	// request without it is answered 401 unauthorized, as the admin API
+	// would. For operators' tools such as net/http/pprof.
+	AdminMounts map[string]http.Handler
 	// Now is the clock for idempotency records and read-time statuses;
 	// the engine's clock when nil.
 	Now func() time.Time
@@ -98,6 +102,11 @@ func New(cfg Config) *Server {
 	}
 	s.metrics = newMetrics(reg)
 	s.routes(reg, cfg.Mounts)
+	for pattern, h := range cfg.AdminMounts {
+		if h != nil {
+			s.mux.Handle(pattern, s.adminOnly(h))
+		}
+	}
 	return s
 }
 
@@ -152,6 +161,18 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 			m.Handle(pattern, h)
 		}
 	}
+}
+
+// adminOnly serves h to the admin token only, with the API's own
+// authentication and problem documents.
+func (s *Server) adminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.authorize(r, adminOnly); err != nil {
+			writeResponse(w, s.errorResponse(r, err))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP routes the request, answering unknown routes and methods with

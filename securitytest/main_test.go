@@ -147,3 +147,10 @@ func waitFor(t *testing.T, d time.Duration) {
 		t.Fatal("test ended while waiting")
 	}
 }
+
+// rateLimitsOff turns every rate limit of a service off, for tests of
+// other controls.
+func rateLimitsOff() map[string]string {
+	return map[string]string{client.LimitDestination: "off", client.LimitClientIP: "off", client.LimitService: "off",
+		client.LimitPrefix: "off", client.LimitCountry: "off", client.LimitFailedChecks: "off"}
+}

@@ -37,10 +37,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -97,6 +100,14 @@ type Config struct {
 	// PollInterval is the longest wait between claims when idle; events
 	// written on this node wake the sender at once (Notify).
 	PollInterval time.Duration
+	// PublicOnly refuses to connect to addresses that are not public —
+	// loopback, private (RFC 1918, fc00::/7), shared (100.64.0.0/10),
+	// link-local (with cloud metadata services at 169.254.169.254),
+	// multicast, unspecified — whatever the URL's host resolves to, at
+	// connection time (so DNS cannot rebind around it). A service's
+	// webhook_url then cannot make the server reach its own network.
+	// Applies to the default Client only.
+	PublicOnly bool
 	// UserAgent is sent with each request.
 	UserAgent string
 	Observer  Observer
@@ -125,6 +136,10 @@ func New(cfg Config) *Sender {
 	if cfg.Client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs}
+		if cfg.PublicOnly {
+			d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseNonPublic}
+			t.DialContext = d.DialContext
+		}
 		cfg.Client = &http.Client{
 			Transport:     t,
 			Timeout:       cfg.Timeout,
@@ -305,4 +320,32 @@ func redactURLError(err error) error {
 		return fmt.Errorf("%s %s: %w", ue.Op, displayURL(ue.URL), ue.Err)
 	}
 	return err
+}
+
+// ErrNonPublicAddress is the error of a delivery refused because the
+// receiver's address is not public (Config.PublicOnly).
+var ErrNonPublicAddress = errors.New("webhook: the receiver's address is not public")
+
+// sharedAddressSpace is 100.64.0.0/10 (RFC 6598, carrier-grade NAT), which
+// netip does not count as private.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// refuseNonPublic is a net.Dialer Control function: it sees the address
+// actually dialled, after name resolution.
+func refuseNonPublic(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrNonPublicAddress, address)
+	}
+	if !IsPublic(ap.Addr()) {
+		return fmt.Errorf("%w: %s", ErrNonPublicAddress, ap.Addr())
+	}
+	return nil
+}
+
+// IsPublic reports whether a is an address on the public internet.
+func IsPublic(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !sharedAddressSpace.Contains(a) &&
+		!a.IsLoopback() && !a.IsLinkLocalUnicast()
 }

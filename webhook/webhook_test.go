@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -403,5 +404,32 @@ func TestVerifiesReceiverCertificate(t *testing.T) {
 			require.Equal(t, otpd.EventPending, d.State)
 			require.Contains(t, d.LastError, "certificate")
 		})
+	}
+}
+
+func TestPublicOnlyRefusesTheServersOwnNetwork(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sender = webhook.New(webhook.Config{Store: b.store, Body: eventBody, Now: b.clock.now, Timeout: 5 * time.Second, PublicOnly: true})
+	b.start(t)
+	require.Equal(t, 1, b.deliverDue(t))
+	evs, err := b.engine.ListEvents(b.ctx, otpd.EventFilter{ServiceID: b.svc.ID})
+	require.NoError(t, err)
+	d := evs[0].Delivery
+	require.Equal(t, otpd.EventPending, d.State, "refused, not delivered")
+	require.Contains(t, d.LastError, "not public")
+	require.Empty(t, b.recv.received(), "nothing reached the receiver on loopback")
+}
+
+func TestIsPublic(t *testing.T) {
+	t.Parallel()
+	for addr, public := range map[string]bool{
+		"203.0.113.7": true, "8.8.8.8": true, "2a00:1450:4009:81f::200e": true,
+		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.169.254": false, "fe80::1": false, "fd00::1": false, "100.64.0.1": false,
+		"0.0.0.0": false, "::": false, "224.0.0.1": false, "ff02::1": false, "::ffff:127.0.0.1": false,
+		"::ffff:10.0.0.1": false, "255.255.255.255": false,
+	} {
+		require.Equal(t, public, webhook.IsPublic(netip.MustParseAddr(addr)), addr)
 	}
 }

@@ -29,6 +29,7 @@ type serveConfig struct {
 	Keyring         string        `yaml:"keyring" toml:"keyring"`
 	AdminToken      string        `yaml:"admin_token" toml:"admin_token"`
 	Dev             bool          `yaml:"dev" toml:"dev"`
+	Pprof           bool          `yaml:"pprof" toml:"pprof"`
 	SMPP            string        `yaml:"smpp" toml:"smpp"`
 	PublicURL       string        `yaml:"public_url" toml:"public_url"`
 	LogLevel        string        `yaml:"log_level" toml:"log_level"`
@@ -53,6 +54,9 @@ type serveConfig struct {
 	WebhookRetryWindow time.Duration `yaml:"webhook_retry_window" toml:"webhook_retry_window"`
 	WebhookTimeout     time.Duration `yaml:"webhook_timeout" toml:"webhook_timeout"`
 	WebhookWorkers     int           `yaml:"webhook_workers" toml:"webhook_workers"`
+	// WebhookAllowPrivate lets webhooks reach non-public addresses
+	// (loopback, private networks, link-local); --dev implies it.
+	WebhookAllowPrivate bool `yaml:"webhook_allow_private" toml:"webhook_allow_private"`
 
 	// FallbackTimeouts (config file only) override how long a sent message
 	// may go without a delivery receipt before its verification falls
@@ -144,6 +148,19 @@ func intSetting(flag, env, usage string, field func(*serveConfig) *int) setting 
 		}}
 }
 
+func boolSetting(flag, env, usage string, field func(*serveConfig) *bool) setting {
+	return setting{flag, env, usage,
+		func(c *serveConfig) any { return *field(c) },
+		func(c *serveConfig, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("not a boolean (true or false)")
+			}
+			*field(c) = b
+			return nil
+		}}
+}
+
 var serveSettings = []setting{
 	stringSetting("addr", "OTPD_ADDR", "address the HTTP API listens on (host:port; port 0 picks a free one)", func(c *serveConfig) *string { return &c.Addr }),
 	stringSetting("data-dir", "OTPD_DATA_DIR", "directory for the database, keyring and admin token (created mode 0700)", func(c *serveConfig) *string { return &c.DataDir }),
@@ -151,16 +168,8 @@ var serveSettings = []setting{
 	stringSetting("keyring", "OTPD_KEYRING", "keyring file (the keys codes are derived and hashed with); default <data-dir>/keyring.json, created on first start; nodes sharing a store must share it; re-read on SIGHUP (or give the keyring JSON itself in OTPD_KEYRING_JSON)", func(c *serveConfig) *string { return &c.Keyring }),
 	{"config", "OTPD_CONFIG", "config file (.yaml, .yml or .toml) with any of these settings; flags and env vars win over it", nil, nil},
 	stringSetting("admin-token", "OTPD_ADMIN_TOKEN", "admin bearer token; when unset, one is generated on first start, printed once and only its hash kept in <data-dir>/admin-token.sha256", func(c *serveConfig) *string { return &c.AdminToken }),
-	{"dev", "OTPD_DEV", "dev mode: every channel delivers to the dev inbox at /dev/inbox and /dev/messages (never use in production)",
-		func(c *serveConfig) any { return c.Dev },
-		func(c *serveConfig, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("not a boolean (true or false)")
-			}
-			c.Dev = b
-			return nil
-		}},
+	boolSetting("dev", "OTPD_DEV", "dev mode: every channel delivers to the dev inbox at /dev/inbox and /dev/messages (never use in production)", func(c *serveConfig) *bool { return &c.Dev }),
+	boolSetting("pprof", "OTPD_PPROF", "serve Go's profiler (net/http/pprof) at /debug/pprof/, to the admin token only", func(c *serveConfig) *bool { return &c.Pprof }),
 	stringSetting("smpp", "OTPD_SMPP", "one SMPP route for all SMS: smpp://system_id:password@host:port?window=10&tps=0&source=Acme (smpps:// for TLS)", func(c *serveConfig) *string { return &c.SMPP }),
 	stringSetting("public-url", "OTPD_PUBLIC_URL", "the externally reachable base URL of this server, e.g. https://otp.example.com; HTTP SMS providers (Twilio, Vonage) post delivery status to <public-url>/v1/callbacks/<type>/<route>", func(c *serveConfig) *string { return &c.PublicURL }),
 	stringSetting("log-level", "OTPD_LOG_LEVEL", "log level: debug, info, warn or error", func(c *serveConfig) *string { return &c.LogLevel }),
@@ -172,6 +181,7 @@ var serveSettings = []setting{
 	durationSetting("webhook-retry-window", "OTPD_WEBHOOK_RETRY_WINDOW", "how long a webhook event is retried before it is given up (at least 24h)", func(c *serveConfig) *time.Duration { return &c.WebhookRetryWindow }),
 	durationSetting("webhook-timeout", "OTPD_WEBHOOK_TIMEOUT", "how long one webhook POST may take, the receiver's answer included", func(c *serveConfig) *time.Duration { return &c.WebhookTimeout }),
 	intSetting("webhook-workers", "OTPD_WEBHOOK_WORKERS", "webhook POSTs in flight at once on this node", func(c *serveConfig) *int { return &c.WebhookWorkers }),
+	boolSetting("webhook-allow-private", "OTPD_WEBHOOK_ALLOW_PRIVATE", "let webhooks reach loopback, private and link-local addresses (off: a webhook_url cannot reach the server's own network; --dev turns it on)", func(c *serveConfig) *bool { return &c.WebhookAllowPrivate }),
 	stringSetting("tls-cert", "OTPD_TLS_CERT", "serve the API over HTTPS with this PEM certificate chain (with --tls-key); SIGHUP reloads both files", func(c *serveConfig) *string { return &c.TLSCert }),
 	stringSetting("tls-key", "OTPD_TLS_KEY", "the PEM private key of --tls-cert", func(c *serveConfig) *string { return &c.TLSKey }),
 	stringSetting("tls-client-ca", "OTPD_TLS_CLIENT_CA", "PEM bundle of CAs whose client certificates the API requires (mutual TLS); needs --tls-cert", func(c *serveConfig) *string { return &c.TLSClientCA }),

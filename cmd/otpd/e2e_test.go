@@ -88,7 +88,7 @@ func startServerArgs(t *testing.T, dataDir string, extra ...string) *server {
 	return startServerEnv(t, dataDir, nil, extra...)
 }
 
-// startServerEnv is startServerArgs with extra environment variables.
+// startServerEnv is startServerArgs with more environment variables.
 func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug"}, extra...)

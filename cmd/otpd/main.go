@@ -7,6 +7,7 @@
 //	otpd keys list|rotate|add|activate  manage the server keyring (file)
 //	otpd verify start|check|status  drive verifications against a running server
 //	otpd smsc                       run the SMSC simulator
+//	otpd bench                      load a server and report throughput and latency
 //	otpd version                    print the version
 package main
 
@@ -66,6 +67,7 @@ Usage:
   otpd verify start|check|status [flags]  start, check and inspect verifications
   otpd erase --service SVC --to DEST      erase everything kept about a destination (GDPR)
   otpd smsc [flags]                       run the SMSC simulator (SMPP server + HTTP listing)
+  otpd bench [flags]                      load otpd (its own, or --target) and report throughput and latency
   otpd version                            print the version
 
 Commands that talk to a running server take --server (OTPD_SERVER, default
@@ -98,6 +100,10 @@ func (e *env) run(ctx context.Context, args []string) error {
 		return e.eraseCmd(ctx, args[1:])
 	case "smsc":
 		return e.smscCmd(ctx, args[1:])
+	case "bench":
+		return e.benchCmd(ctx, args[1:])
+	case "bench-echo":
+		return e.benchEchoCmd(ctx, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(e.stdout, "otpd", version)
 		return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -155,14 +156,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	webhooks := webhook.New(webhook.Config{
-		Store:     store,
-		RootCAs:   outboundRoots,
-		Body:      httpapi.EventBody,
-		Timeout:   cfg.WebhookTimeout,
-		Workers:   cfg.WebhookWorkers,
-		UserAgent: "otpd-webhook/" + version,
-		Observer:  metrics.NewWebhooks(reg),
-		Logger:    log,
+		Store:   store,
+		RootCAs: outboundRoots,
+		Body:    httpapi.EventBody,
+		Timeout: cfg.WebhookTimeout,
+		Workers: cfg.WebhookWorkers,
+		// A service's webhook_url must not make this server reach its own
+		// network (SSRF), unless the operator says receivers live there.
+		PublicOnly: !cfg.Dev && !cfg.WebhookAllowPrivate,
+		UserAgent:  "otpd-webhook/" + version,
+		Observer:   metrics.NewWebhooks(reg),
+		Logger:     log,
 	})
 	// The conversion-rate guard against SMS pumping; both interfaces stay
 	// nil (not a nil *fraud.Guard) when it is off.
@@ -241,6 +245,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	providers.mount(apiCfg.Mounts, engine, log)
 	if inbox != nil {
 		apiCfg.Mounts["/dev/"] = inbox.Handler()
+	}
+	if cfg.Pprof {
+		// Profiles show what the server is doing, not secrets, but they
+		// cost CPU and reveal internals: the admin token only.
+		apiCfg.AdminMounts = map[string]http.Handler{"/debug/pprof/": pprofHandler()}
 	}
 	var handler http.Handler = httpapi.New(apiCfg)
 	if tlsCfg != nil {
@@ -328,6 +337,19 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// pprofHandler serves net/http/pprof's pages under /debug/pprof/. They are
+// mounted on the API's own mux rather than http.DefaultServeMux, which
+// importing net/http/pprof fills, so nothing else can expose them.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // handleReceipt records a delivery receipt from route. It acknowledges what

@@ -1,4 +1,4 @@
-package main_test
+package securitytest_test
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 // configured volume and leave the real users alone; the block shows in the
 // admin API and can be lifted.
 //
-// The bound is the guard's alone (rate limits are not part of this test):
+// The bound is the guard's alone (the service turns the rate limits off):
 // starts are judged once their bucket ended `maturity` ago, so an attack
 // at a rate R gets through at most min_volume + R × (bucket + maturity +
 // flush interval + sweep_interval) starts, plus slack for a loaded machine.
@@ -52,15 +52,10 @@ func TestFraudPumpingAttack(t *testing.T) {
   window: 1m
   sweep_interval: %s
 `, minVolume, maturity, bucket, sweep), 0o600))
-	srv := startServerArgs(t, t.TempDir(), "--dev", "--config", cfgPath, "--log-level", "info")
+	// The bound is the guard's alone: the service turns the rate limits off.
+	b := setup(t, client.CreateServiceParams{RateLimits: rateLimitsOff()}, "--config", cfgPath, "--log-level", "info")
 	ctx := context.Background()
-	admin := client.New(srv.url, srv.adminToken(t))
-	svc, err := admin.CreateService(ctx, client.CreateServiceParams{Name: "Acme Bank"})
-	require.NoError(t, err)
-	key, err := admin.CreateKey(ctx, svc.ID, "backend")
-	require.NoError(t, err)
-	// No retries: a refusal must be seen as the refusal it is.
-	backend := client.New(srv.url, key.Secret, client.WithMaxRetries(0))
+	admin, svc, backend := b.admin, b.svc, b.key // backend: no retries, so a refusal is seen as one
 
 	pumped := func(i int) string { return fmt.Sprintf("+3712512%04d", i%10000) } // LV, range +3712512
 	var accepted, refused atomic.Int64
@@ -99,7 +94,7 @@ func TestFraudPumpingAttack(t *testing.T) {
 	for i := range 10 {
 		v, err := backend.StartVerification(ctx, svc.ID, client.StartParams{To: legit(i)})
 		require.NoError(t, err, "a real user's start")
-		code := codeFor(t, backend, legit(i), v.ID)
+		code := b.code(t, legit(i), 1)
 		res, err := backend.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
 		require.NoError(t, err, "a real user's check")
 		require.True(t, res.Valid)
@@ -115,7 +110,7 @@ func TestFraudPumpingAttack(t *testing.T) {
 	require.NotContains(t, first, pumped(1))
 
 	// Other ranges are unaffected: a start to another range gets 201.
-	_, err = backend.StartVerification(ctx, svc.ID, client.StartParams{To: legit(100)})
+	_, err := backend.StartVerification(ctx, svc.ID, client.StartParams{To: legit(100)})
 	require.NoError(t, err)
 
 	// The admin API shows the block; the attack was the country's only
@@ -150,7 +145,7 @@ func TestFraudPumpingAttack(t *testing.T) {
 	require.NoError(t, err)
 
 	// The block was counted and is an event of the service.
-	metrics := getText(t, srv.url+"/metrics")
+	metrics := getText(t, b.srv.URL+"/metrics")
 	require.Contains(t, metrics, `otpd_fraud_blocks_total{scope="prefix"} 1`)
 	evs, err := admin.ListEvents(ctx, svc.ID, client.EventListParams{Type: client.EventFraudBlockCreated})
 	require.NoError(t, err)
@@ -158,7 +153,7 @@ func TestFraudPumpingAttack(t *testing.T) {
 	require.NotNil(t, evs.Data[0].Block)
 
 	// Counters and blocks never hold a number: the log neither.
-	require.NotContains(t, srv.stderr.String(), pumped(1))
+	require.NotContains(t, b.srv.Log(), pumped(1))
 }
 
 func getText(t *testing.T, url string) string {

@@ -1,0 +1,602 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/client"
+	"github.com/otpd/otpd/loadtest"
+	"github.com/otpd/otpd/smsc"
+	"github.com/otpd/otpd/sqlite"
+)
+
+const benchUsage = `otpd bench [flags]
+
+Loads an otpd server with verifications (start, read the code at the SMSC,
+check) and reports throughput and latency. By default it starts its own
+server (this binary, "otpd serve", on a temporary SQLite data directory) and
+an SMSC simulator on loopback, so SMS goes over real SMPP; --target drives a
+server that is already running instead.`
+
+// benchFlags are otpd bench's settings.
+type benchFlags struct {
+	target, adminToken, smscURL string
+	serverPID                   int
+	workers                     int
+	rate                        float64
+	duration, warmup, drain     time.Duration
+	wrongShare                  float64
+	scenario                    string
+	baseline                    bool
+	prefill                     int
+	dlrDelay                    time.Duration
+	json                        bool
+	pprofOut                    string
+	receiptSample               int
+	failOnError                 bool
+}
+
+// benchCmd runs `otpd bench`.
+func (e *env) benchCmd(ctx context.Context, args []string) error {
+	fs := newFlagSet(e, "otpd bench", benchUsage)
+	var f benchFlags
+	fs.StringVar(&f.target, "target", "", "URL of a running otpd to load (default: start one)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "the --target server's admin token (OTPD_ADMIN_TOKEN)")
+	fs.StringVar(&f.smscURL, "smsc-url", "", "with --target: the HTTP listing of the SMSC simulator the server sends to (otpd smsc --http-addr), where codes are read")
+	fs.IntVar(&f.serverPID, "server-pid", 0, "with --target: the server's process id, to report its CPU and RSS from /proc")
+	fs.IntVar(&f.workers, "workers", 32, "closed loop: concurrent workers, each running one verification after another")
+	fs.Float64Var(&f.rate, "rate", 0, "open loop: verifications begun per second, latency measured from when each was due (overrides --workers)")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured window")
+	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "load before the window, not measured")
+	fs.DurationVar(&f.drain, "drain", 15*time.Second, "how long verifications begun in the window may take to finish after it")
+	fs.Float64Var(&f.wrongShare, "wrong-share", 0.1, "share of verifications that check a wrong code before the right one")
+	fs.StringVar(&f.scenario, "scenario", "flow", "flow (start, read the code, check) or start (starts only)")
+	fs.BoolVar(&f.baseline, "baseline", false, "first run the same load against a JSON echo server (a separate process) and report otpd's rates as ratios of its requests/s")
+	fs.IntVar(&f.prefill, "prefill", 0, "insert this many closed verifications into the store before the run (self-started server only)")
+	fs.DurationVar(&f.dlrDelay, "dlr-delay", 100*time.Millisecond, "the SMSC simulator's delay before each delivery receipt (0: at once)")
+	fs.BoolVar(&f.json, "json", false, "print the report as JSON (fields in package loadtest's documentation)")
+	fs.StringVar(&f.pprofOut, "cpuprofile", "", "self-started server only: run it with --pprof and write a CPU profile of the measured window to this file")
+	fs.IntVar(&f.receiptSample, "receipt-sample", 500, "verifications read after the run to time created → delivery receipt recorded (0: none)")
+	fs.BoolVar(&f.failOnError, "fail-on-error", false, "exit 1 after the report if any request failed (for CI)")
+	pos, err := parseSub(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("bench takes flags only, got %q", pos[0])
+	}
+	switch {
+	case f.workers <= 0 && f.rate <= 0:
+		return usagef("--workers or --rate must be positive")
+	case f.duration <= 0 || f.warmup < 0:
+		return usagef("--duration must be positive and --warmup not negative")
+	case f.wrongShare < 0 || f.wrongShare > 1:
+		return usagef("--wrong-share must be between 0 and 1")
+	case f.scenario != string(loadtest.ScenarioFlow) && f.scenario != string(loadtest.ScenarioStart):
+		return usagef("--scenario must be flow or start")
+	case f.target != "" && f.prefill > 0:
+		return usagef("--prefill needs the server's data directory: it works only without --target")
+	case f.target != "" && f.pprofOut != "":
+		return usagef("--cpuprofile works only without --target (run the server with --pprof and use go tool pprof)")
+	case f.target != "" && f.smscURL == "" && f.scenario == string(loadtest.ScenarioFlow):
+		return usagef("--target needs --smsc-url to read codes (or --scenario start)")
+	}
+	if f.adminToken == "" {
+		f.adminToken = e.getenv("OTPD_ADMIN_TOKEN")
+	}
+	if f.target != "" && f.adminToken == "" {
+		return usagef("--target needs --admin-token (or OTPD_ADMIN_TOKEN)")
+	}
+	// Progress goes to stderr, never a code, token or full number.
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rep, err := e.bench(ctx, f, log)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		err = e.printJSON(rep)
+	} else {
+		err = rep.WriteTable(e.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if n := rep.OTPD.ErrorCount + baselineErrors(rep); f.failOnError && n > 0 {
+		return fmt.Errorf("bench: %d requests failed", n)
+	}
+	return nil
+}
+
+func baselineErrors(rep *loadtest.Report) uint64 {
+	if rep.Baseline == nil {
+		return 0
+	}
+	return rep.Baseline.ErrorCount
+}
+
+// bench runs the whole benchmark and returns its report.
+func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadtest.Report, error) {
+	rep := &loadtest.Report{
+		Version:   loadtest.ReportVersion,
+		StartedAt: time.Now().UTC().Truncate(time.Second),
+		Host:      loadtest.Host{CPUs: runtime.NumCPU(), LoadAverageBefore: loadtest.LoadAverage()},
+		Target:    "self",
+		Load: loadtest.LoadSpec{Scenario: loadtest.Scenario(f.scenario), Mode: "closed", Workers: f.workers,
+			WarmupS: f.warmup.Seconds(), DurationS: f.duration.Seconds(), WrongShare: f.wrongShare,
+			DLRDelayMS: float64(f.dlrDelay.Milliseconds())},
+	}
+	if f.rate > 0 {
+		rep.Load.Mode, rep.Load.Rate, rep.Load.Workers = "open", f.rate, 0
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench: finding this binary: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "otpd-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	hc := loadtest.NewHTTPClient(max(f.workers, 256))
+
+	if f.baseline {
+		log.Info("baseline: loading a JSON echo server")
+		echo, err := startChild(ctx, exe, []string{"bench-echo", "--addr", "127.0.0.1:0"}, nil)
+		if err != nil {
+			return nil, err
+		}
+		c := client.New("http://"+echo.addr, "bench", client.WithMaxRetries(0), client.WithHTTPClient(hc))
+		m, _, err := runLoad(ctx, f, &loadtest.Echo{Client: c}, echo.pid())
+		stopErr := echo.stop()
+		if err != nil {
+			return nil, fmt.Errorf("bench: baseline: %w", err)
+		}
+		if stopErr != nil {
+			return nil, fmt.Errorf("bench: baseline: %w", stopErr)
+		}
+		rep.Baseline = &m
+	}
+
+	var (
+		target  string
+		codes   loadtest.CodeSource
+		admin   string
+		pid     = f.serverPID
+		profile func(context.Context) error
+	)
+	if f.target == "" {
+		rep.Store = "sqlite"
+		inbox := loadtest.NewInbox()
+		smscAddr, stopSMSC, err := startBenchSMSC(ctx, f.dlrDelay, inbox)
+		if err != nil {
+			return nil, err
+		}
+		defer stopSMSC()
+		admin = otpd.NewAdminToken()
+		dataDir := filepath.Join(tmp, "data")
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info", "--log-format", "text",
+			"--smpp", "smpp://otpd-bench:secret@" + smscAddr}
+		if f.pprofOut != "" {
+			args = append(args, "--pprof")
+		}
+		env := []string{"OTPD_ADMIN_TOKEN=" + admin}
+		srv, err := startChild(ctx, exe, args, env)
+		if err != nil {
+			return nil, err
+		}
+		// srv is replaced when the server restarts after a prefill; stop
+		// whichever runs (stop is idempotent).
+		defer func() {
+			if srv != nil {
+				_ = srv.stop()
+			}
+		}()
+		target, codes, pid = "http://"+srv.addr, inbox, srv.pid()
+		if err := waitReady(ctx, client.New(target, "", client.WithHTTPClient(hc))); err != nil {
+			return nil, fmt.Errorf("bench: %w\n%s", err, srv.logTail())
+		}
+		sid, key, err := benchService(ctx, client.New(target, admin, client.WithHTTPClient(hc)))
+		if err != nil {
+			return nil, err
+		}
+		if f.prefill > 0 {
+			// The store is the server's own file: stop it, fill the file
+			// from here, start it again on the same directory.
+			if err := srv.stop(); err != nil {
+				return nil, fmt.Errorf("bench: stopping the server to prefill: %w\n%s", err, srv.logTail())
+			}
+			log.Info("prefill: inserting verifications", "rows", f.prefill)
+			st, err := prefillStore(ctx, dataDir, sid, f.prefill, func(done int) {
+				log.Info("prefill: progress", "rows", done)
+			})
+			if err != nil {
+				return nil, err
+			}
+			rep.Prefill = &loadtest.PrefillReport{Rows: st.Rows, Seconds: st.Elapsed.Seconds(), RowsPerSecond: st.RowsPerSecond()}
+			log.Info("prefill: done", "rows", st.Rows, "seconds", st.Elapsed.Seconds(), "rows_per_second", int(st.RowsPerSecond()))
+			if srv, err = startChild(ctx, exe, args, env); err != nil {
+				return nil, err
+			}
+			target, pid = "http://"+srv.addr, srv.pid()
+			if err := waitReady(ctx, client.New(target, "", client.WithHTTPClient(hc))); err != nil {
+				return nil, fmt.Errorf("bench: %w\n%s", err, srv.logTail())
+			}
+		}
+		if f.pprofOut != "" {
+			profile = func(ctx context.Context) error {
+				return saveProfile(ctx, hc, target, admin, min(f.duration, 25*time.Second), f.pprofOut)
+			}
+		}
+		return e.benchRun(ctx, f, log, rep, hc, otpdUnderLoad{url: target, serviceID: sid, key: key, codes: codes, pid: pid, profile: profile, srv: srv})
+	}
+
+	rep.Target = f.target
+	target, admin = strings.TrimRight(f.target, "/"), f.adminToken
+	if f.smscURL != "" {
+		codes = &loadtest.SMSCPoller{BaseURL: f.smscURL, HTTP: hc, Since: time.Now()}
+	}
+	sid, key, err := benchService(ctx, client.New(target, admin, client.WithHTTPClient(hc)))
+	if err != nil {
+		return nil, err
+	}
+	return e.benchRun(ctx, f, log, rep, hc, otpdUnderLoad{url: target, serviceID: sid, key: key, codes: codes, pid: pid})
+}
+
+// otpdUnderLoad is the server a bench measures.
+type otpdUnderLoad struct {
+	url, serviceID, key string // the service the load uses, and a key of it
+	codes               loadtest.CodeSource
+	pid                 int                         // for /proc; 0 when unknown
+	profile             func(context.Context) error // run at the window's start; may be nil
+	srv                 *child                      // stopped after the run when the bench started it
+}
+
+// benchRun runs the measured load against otpd and fills in the report.
+func (e *env) benchRun(ctx context.Context, f benchFlags, log *slog.Logger, rep *loadtest.Report, hc *http.Client, o otpdUnderLoad) (*loadtest.Report, error) {
+	c := client.New(o.url, o.key, client.WithMaxRetries(0), client.WithHTTPClient(hc), client.WithUserAgent("otpd-bench/"+version))
+	log.Info("loading otpd", "target", rep.Target, "mode", rep.Load.Mode, "duration", f.duration)
+	m, res, err := runLoad(ctx, f, &loadtest.OTPD{Client: c, ServiceID: o.serviceID, Codes: o.codes}, o.pid, o.profile)
+	if err != nil {
+		return nil, err
+	}
+	rep.OTPD = m
+	if rep.Baseline != nil && rep.Baseline.RequestsPerSecond > 0 {
+		rep.Ratios = &loadtest.Ratios{
+			Start: m.StartsPerSecond / rep.Baseline.RequestsPerSecond,
+			Check: m.ChecksPerSecond / rep.Baseline.RequestsPerSecond,
+		}
+	}
+	if f.receiptSample > 0 && len(res.IDs) > 0 {
+		wait := 10*time.Second + f.dlrDelay
+		rep.Receipts = loadtest.SampleReceipts(ctx, c, o.serviceID, res.IDs, f.receiptSample, wait)
+	}
+	if o.srv != nil {
+		if err := o.srv.stop(); err != nil {
+			return nil, fmt.Errorf("bench: the server did not stop cleanly: %w\n%s", err, o.srv.logTail())
+		}
+	}
+	rep.Host.LoadAverageAfter = loadtest.LoadAverage()
+	return rep, nil
+}
+
+// runLoad runs f's load against t, sampling process pid (when not 0) and
+// this process over the measured window, and running each of also at the
+// window's start (a profile).
+func runLoad(ctx context.Context, f benchFlags, t loadtest.Target, pid int, also ...func(context.Context) error) (loadtest.Measured, *loadtest.Result, error) {
+	var (
+		wg                 sync.WaitGroup
+		srvFrom, srvTo     loadtest.ProcSample
+		selfFrom, selfTo   loadtest.ProcSample
+		srvErr, profileErr error
+	)
+	sampleCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	winStart := time.Now().Add(f.warmup)
+	winEnd := winStart.Add(f.duration)
+	wg.Go(func() {
+		if !sleepUntil(sampleCtx, winStart) {
+			return
+		}
+		for _, fn := range also {
+			if fn != nil {
+				wg.Go(func() { profileErr = fn(sampleCtx) })
+			}
+		}
+		selfFrom, _ = loadtest.ReadProc(os.Getpid())
+		if pid > 0 {
+			srvFrom, srvErr = loadtest.ReadProc(pid)
+		}
+		if !sleepUntil(sampleCtx, winEnd) {
+			return
+		}
+		selfTo, _ = loadtest.ReadProc(os.Getpid())
+		if pid > 0 && srvErr == nil {
+			srvTo, srvErr = loadtest.ReadProc(pid)
+		}
+	})
+	res, err := loadtest.Run(ctx, loadtest.Config{
+		Target: t, Scenario: loadtest.Scenario(f.scenario), Workers: f.workers, Rate: f.rate,
+		Warmup: f.warmup, Duration: f.duration, Drain: f.drain, WrongShare: f.wrongShare,
+	})
+	wg.Wait()
+	if err != nil {
+		return loadtest.Measured{}, nil, err
+	}
+	if profileErr != nil {
+		return loadtest.Measured{}, nil, profileErr
+	}
+	m := loadtest.NewMeasured(res)
+	m.Server.BenchCPUCores = loadtest.Cores(selfFrom, selfTo)
+	if pid > 0 && srvErr == nil && !srvTo.At.IsZero() {
+		m.Server = loadtest.Server{Available: true, PID: pid, CPUCores: loadtest.Cores(srvFrom, srvTo),
+			RSSBytes: srvTo.RSS, PeakRSSBytes: srvTo.PeakRSS, BenchCPUCores: m.Server.BenchCPUCores}
+	}
+	return m, res, nil
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// startBenchSMSC serves an SMSC simulator on a free loopback port that hands
+// every message to inbox; stop ends it and waits.
+func startBenchSMSC(ctx context.Context, dlrDelay time.Duration, inbox *loadtest.Inbox) (addr string, stop func(), err error) {
+	cfg := smsc.Config{DLRDelay: dlrDelay, OnMessage: inbox.Receive, Capacity: 1024}
+	if dlrDelay == 0 {
+		cfg.DLRDelay = -1 // the package reads 0 as its default
+	}
+	srv := smsc.New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("bench: SMSC: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln) }()
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// benchService creates the service the load uses and a key for it. Its
+// rate limits are off: the load is many users in one number range, which
+// the per-range and per-destination limits exist to stop, and the bench
+// measures throughput, not them.
+func benchService(ctx context.Context, admin *client.Client) (sid, key string, err error) {
+	off := map[string]string{}
+	for _, name := range []string{client.LimitDestination, client.LimitClientIP, client.LimitService,
+		client.LimitPrefix, client.LimitCountry, client.LimitFailedChecks} {
+		off[name] = "off"
+	}
+	svc, err := admin.CreateService(ctx, client.CreateServiceParams{Name: "otpd bench", RateLimits: off})
+	if err != nil {
+		return "", "", fmt.Errorf("bench: creating a service: %w", apiError(err))
+	}
+	k, err := admin.CreateKey(ctx, svc.ID, "bench")
+	if err != nil {
+		return "", "", fmt.Errorf("bench: creating a key: %w", apiError(err))
+	}
+	return svc.ID, k.Secret, nil
+}
+
+// prefillStore opens the stopped server's SQLite store and keyring and
+// inserts rows closed verifications of service sid.
+func prefillStore(ctx context.Context, dataDir, sid string, rows int, progress func(int)) (loadtest.PrefillStats, error) {
+	keyring, err := loadKeyring(filepath.Join(dataDir, keyringFile))
+	if err != nil {
+		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(dataDir, databaseFile))
+	if err != nil {
+		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
+	}
+	defer store.Close()
+	svc, err := store.GetService(ctx, sid)
+	if err != nil {
+		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
+	}
+	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows, Progress: progress})
+	if err != nil {
+		return st, err
+	}
+	return st, store.Close()
+}
+
+// waitReady polls /readyz until the server and its SMPP bind are ready.
+func waitReady(ctx context.Context, c *client.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		err := c.Readyz(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the server did not become ready: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// saveProfile fetches a CPU profile of d from the server's /debug/pprof.
+func saveProfile(ctx context.Context, hc *http.Client, target, admin string, d time.Duration, path string) error {
+	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", target, max(int(d.Seconds()), 1))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: CPU profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("bench: CPU profile: HTTP %d", resp.StatusCode)
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: CPU profile: %w", err)
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return fmt.Errorf("bench: CPU profile: %w", err)
+	}
+	return out.Close()
+}
+
+// child is a process the bench started: otpd serve or bench-echo.
+type child struct {
+	cmd  *exec.Cmd
+	addr string // the address it listens on, from its log
+	done chan error
+	tail *logTail
+	once sync.Once
+	err  error
+}
+
+var listeningRe = regexp.MustCompile(`listening" addr=(127\.0\.0\.1:\d+)`)
+
+// startChild runs exe with args and extra environment (the bench's own
+// OTPD_* variables are not passed on, so they cannot redirect the child)
+// and waits until its log says where it listens. The child gets SIGTERM if
+// the bench dies first.
+func startChild(ctx context.Context, exe string, args, extraEnv []string) (*child, error) {
+	cmd := exec.Command(exe, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OTPD_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, done: make(chan error, 1), tail: &logTail{}}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: starting %s: %w", args[0], err)
+	}
+	found := make(chan string, 1)
+	// The reader owns stderr until the process closes it; Wait runs after,
+	// as exec requires.
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			c.tail.add(line)
+			if m := listeningRe.FindStringSubmatch(line); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		c.done <- cmd.Wait()
+	}()
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	select {
+	case c.addr = <-found:
+		return c, nil
+	case err := <-c.done:
+		c.done <- err
+		return nil, fmt.Errorf("bench: %s exited before listening: %v\n%s", args[0], err, c.logTail())
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	_ = c.stop()
+	return nil, fmt.Errorf("bench: %s did not start listening\n%s", args[0], c.logTail())
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop sends SIGTERM and waits for a clean exit, killing the process after
+// 30 s. It is safe to call more than once.
+func (c *child) stop() error {
+	c.once.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case c.err = <-c.done:
+		case <-time.After(30 * time.Second):
+			_ = c.cmd.Process.Kill()
+			c.err = errors.Join(errors.New("killed after 30 s"), <-c.done)
+		}
+	})
+	return c.err
+}
+
+func (c *child) logTail() string { return c.tail.String() }
+
+// logTail keeps the last lines a child logged, for error messages.
+type logTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logTail) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == 20 {
+		l.lines = l.lines[1:]
+	}
+	l.lines = append(l.lines, line)
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// benchEchoCmd runs the baseline's JSON echo server (`otpd bench-echo`,
+// not listed in the help): a process of its own, so it competes for the
+// CPU as otpd serve does.
+func (e *env) benchEchoCmd(ctx context.Context, args []string) error {
+	fs := newFlagSet(e, "otpd bench-echo", "otpd bench-echo [--addr 127.0.0.1:0]")
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	if _, err := parseSub(fs, args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	hs := &http.Server{Handler: loadtest.EchoHandler(), ReadHeaderTimeout: 5 * time.Second}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log.Info("otpd bench-echo listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hs.Shutdown(shutdownCtx)
+}

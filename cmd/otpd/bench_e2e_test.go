@@ -1,0 +1,113 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBenchSmoke runs a short `otpd bench` of the built binary, which starts
+// its own server, SMSC simulator and echo baseline: it must finish with no
+// errors and print the JSON report. Speed is not asserted.
+func TestBenchSmoke(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "bench", "--duration", "2s", "--warmup", "500ms", "--workers", "4",
+		"--baseline", "--prefill", "200", "--receipt-sample", "20", "--json", "--fail-on-error")
+	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "otpd bench failed:\n%s", stderr.String())
+
+	var rep struct {
+		Version int `json:"version"`
+		Load    struct {
+			Mode string `json:"mode"`
+		} `json:"load"`
+		Prefill struct {
+			Rows int `json:"rows"`
+		} `json:"prefill"`
+		Baseline struct {
+			RequestsPerSecond float64 `json:"requests_per_second"`
+			ErrorCount        uint64  `json:"error_count"`
+		} `json:"baseline"`
+		OTPD struct {
+			Iterations      uint64            `json:"iterations"`
+			StartsPerSecond float64           `json:"starts_per_second"`
+			ChecksPerSecond float64           `json:"checks_per_second"`
+			Errors          map[string]uint64 `json:"errors"`
+			ErrorCount      uint64            `json:"error_count"`
+			AcceptToSubmit  *struct {
+				Count uint64 `json:"count"`
+			} `json:"accept_to_submit"`
+			Server struct {
+				Available bool  `json:"available"`
+				RSSBytes  int64 `json:"rss_bytes"`
+			} `json:"server"`
+		} `json:"otpd"`
+		Ratios *struct {
+			Start float64 `json:"start"`
+		} `json:"ratios"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), "the report is JSON:\n%s", out)
+	require.Equal(t, 1, rep.Version)
+	require.Equal(t, "closed", rep.Load.Mode)
+	require.Equal(t, 200, rep.Prefill.Rows)
+	require.Zero(t, rep.Baseline.ErrorCount)
+	require.Positive(t, rep.Baseline.RequestsPerSecond)
+	require.Zero(t, rep.OTPD.ErrorCount, "errors: %v", rep.OTPD.Errors)
+	require.Positive(t, rep.OTPD.Iterations)
+	require.Positive(t, rep.OTPD.StartsPerSecond)
+	require.Positive(t, rep.OTPD.ChecksPerSecond)
+	require.NotNil(t, rep.OTPD.AcceptToSubmit, "SMS went over SMPP to the bench's SMSC")
+	require.True(t, rep.OTPD.Server.Available)
+	require.Positive(t, rep.OTPD.Server.RSSBytes)
+	require.NotNil(t, rep.Ratios)
+	require.NotContains(t, stderr.String(), "+4477009", "progress never shows a full number")
+}
+
+// TestBenchTarget loads a server the bench did not start: codes are read
+// from `otpd smsc`'s HTTP listing, CPU and RSS from --server-pid.
+func TestBenchTarget(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	smppAddr, httpAddr := startSMSC(t, "--dlr-delay", "0")
+	srv := startServerArgs(t, t.TempDir(), "--smpp", "smpp://otpd:pw@"+smppAddr, "--log-level", "info")
+	cmd := exec.CommandContext(ctx, binary, "bench", "--target", srv.url, "--smsc-url", "http://"+httpAddr,
+		"--server-pid", strconv.Itoa(srv.cmd.Process.Pid), "--duration", "1s", "--warmup", "200ms", "--workers", "2",
+		"--receipt-sample", "5", "--json", "--fail-on-error")
+	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN="+srv.adminToken(t))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "otpd bench failed:\n%s", stderr.String())
+	var rep struct {
+		Target string `json:"target"`
+		OTPD   struct {
+			Checks float64 `json:"checks_per_second"`
+			Server struct {
+				Available bool `json:"available"`
+				PID       int  `json:"pid"`
+			} `json:"server"`
+		} `json:"otpd"`
+		Receipts struct {
+			Delivered int `json:"delivered"`
+		} `json:"receipts"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	require.Equal(t, srv.url, rep.Target)
+	require.Positive(t, rep.OTPD.Checks)
+	require.True(t, rep.OTPD.Server.Available)
+	require.Equal(t, srv.cmd.Process.Pid, rep.OTPD.Server.PID)
+	require.Positive(t, rep.Receipts.Delivered)
+}

@@ -1,0 +1,277 @@
+package loadtest_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/client"
+	"github.com/otpd/otpd/loadtest"
+	"github.com/otpd/otpd/message"
+	"github.com/otpd/otpd/smsc"
+	"github.com/otpd/otpd/sqlite"
+)
+
+// fakeTarget is an in-memory server: every destination's code is "123456".
+type fakeTarget struct {
+	startErr error
+	refuse   bool // answer every right code invalid
+	hold     *sync.Mutex
+	holdFor  time.Duration
+	starts   atomic.Int64
+}
+
+func (f *fakeTarget) Start(ctx context.Context, to string) (string, time.Time, error) {
+	if f.hold != nil {
+		// A server that serves one start at a time, each taking holdFor.
+		f.hold.Lock()
+		time.Sleep(f.holdFor)
+		f.hold.Unlock()
+	}
+	f.starts.Add(1)
+	if f.startErr != nil {
+		return "", time.Time{}, f.startErr
+	}
+	return "ver_" + to, time.Now(), nil
+}
+
+func (f *fakeTarget) Code(ctx context.Context, to string) (string, time.Time, error) {
+	return "123456", time.Now(), nil
+}
+
+func (f *fakeTarget) Check(ctx context.Context, id, code string) (bool, error) {
+	return code == "123456" && !f.refuse, nil
+}
+
+func TestRunCountsEveryStep(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		cfg    loadtest.Config
+		checks func(starts uint64) uint64
+	}{
+		{"closed loop, right codes", loadtest.Config{Workers: 4}, func(s uint64) uint64 { return s }},
+		{"closed loop, wrong code first every time", loadtest.Config{Workers: 4, WrongShare: 1}, func(s uint64) uint64 { return 2 * s }},
+		{"open loop", loadtest.Config{Rate: 500}, func(s uint64) uint64 { return s }},
+		{"starts only", loadtest.Config{Workers: 2, Scenario: loadtest.ScenarioStart}, func(uint64) uint64 { return 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := tt.cfg
+			cfg.Target, cfg.Warmup, cfg.Duration = &fakeTarget{}, 50*time.Millisecond, 200*time.Millisecond
+			res, err := loadtest.Run(context.Background(), cfg)
+			require.NoError(t, err)
+			require.Empty(t, res.Errors)
+			require.Positive(t, res.Starts)
+			require.Equal(t, res.Iterations, res.Starts)
+			require.Equal(t, tt.checks(res.Starts), res.Checks)
+			require.Equal(t, res.Starts, res.Start.Count())
+			require.Len(t, res.IDs, int(res.Starts))
+			if cfg.WrongShare == 1 {
+				require.Equal(t, res.Starts, res.WrongChecks)
+			}
+		})
+	}
+}
+
+func TestRunClassifiesErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		target *fakeTarget
+		class  string
+	}{
+		{"a problem document", &fakeTarget{startErr: &client.Error{HTTPStatus: 429, Code: client.CodeRateLimited}}, "start 429 rate_limited"},
+		{"a right code refused", &fakeTarget{refuse: true}, "check unexpected_invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := loadtest.Run(context.Background(), loadtest.Config{Target: tt.target, Workers: 2, Duration: 100 * time.Millisecond})
+			require.NoError(t, err)
+			require.Equal(t, []string{tt.class}, keys(res.Errors))
+			require.Equal(t, res.Iterations, res.ErrorCount())
+		})
+	}
+}
+
+func keys(m map[string]uint64) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// An open loop measures from when a request was due, so a server that
+// serves one start at a time shows the queue that builds up behind it; a
+// closed loop would wait for each answer and report only the service time.
+func TestOpenLoopHasNoCoordinatedOmission(t *testing.T) {
+	t.Parallel()
+	const hold = 10 * time.Millisecond
+	target := &fakeTarget{hold: &sync.Mutex{}, holdFor: hold}
+	// 20 starts due within 20 ms; served one by one, the last one ends at
+	// least 200 ms after the first was due.
+	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		Target: target, Rate: 1000, Duration: 20 * time.Millisecond, Scenario: loadtest.ScenarioStart,
+	})
+	require.NoError(t, err)
+	require.Equal(t, uint64(20), res.Starts)
+	require.GreaterOrEqual(t, res.Start.Max(), 20*hold-20*time.Millisecond,
+		"the last start waited behind the others, measured from when it was due")
+}
+
+func TestDestinationsAreValidAndUnique(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for n := range uint64(100000) {
+		if n > 1000 && n < 99000 && n%97 != 0 {
+			continue // a sample, so the test stays quick under -race
+		}
+		to := loadtest.Destinations(n)
+		require.False(t, seen[to], "%d repeats a destination", n)
+		seen[to] = true
+		if n%997 == 0 || n == 99999 {
+			d, err := otpd.ParseDestination(to)
+			require.NoError(t, err, to)
+			require.Equal(t, otpd.DestinationPhone, d.Kind)
+			require.Equal(t, "GB", d.Region)
+			require.Equal(t, to, d.Address)
+		}
+	}
+	require.Equal(t, loadtest.Destinations(0), loadtest.Destinations(100000), "the range wraps")
+}
+
+func TestWrongCodeDiffers(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"123456", "000009", "ABCDEFGH", "K7Q2A", ""} {
+		w := loadtest.WrongCode(code)
+		require.NotEqual(t, code, w)
+		require.Len(t, w, max(len(code), 1))
+	}
+}
+
+func TestInboxHandsOverTheNewestCode(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in := loadtest.NewInbox()
+	in.Receive(smsc.Message{To: "+447700900001", Text: "Your Acme code is 111111. It expires in 10 minutes."})
+	code, at, err := in.Code(ctx, "+447700900001")
+	require.NoError(t, err)
+	require.Equal(t, "111111", code)
+	require.False(t, at.IsZero())
+
+	got := make(chan string, 1)
+	go func() {
+		code, _, err := in.Code(ctx, "+447700900002")
+		if err != nil {
+			code = err.Error()
+		}
+		got <- code
+	}()
+	in.Receive(smsc.Message{To: "447700900002", Text: "Ihr Acme-Code lautet 222222.\n@acme.example #222222"})
+	require.Equal(t, "222222", <-got)
+
+	short, cancelShort := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancelShort()
+	_, _, err = in.Code(short, "+447700900001")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a message is handed over once")
+}
+
+func TestEchoBaseline(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(loadtest.EchoHandler())
+	defer srv.Close()
+	c := client.New(srv.URL, "token", client.WithMaxRetries(0), client.WithHTTPClient(loadtest.NewHTTPClient(4)))
+	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		Target: &loadtest.Echo{Client: c}, Workers: 4, Duration: 200 * time.Millisecond, WrongShare: 0.5,
+	})
+	require.NoError(t, err)
+	require.Empty(t, res.Errors)
+	require.Positive(t, res.RequestsPerSecond())
+}
+
+func TestReadProcOfThisProcess(t *testing.T) {
+	t.Parallel()
+	a, err := loadtest.ReadProc(os.Getpid())
+	require.NoError(t, err)
+	require.Positive(t, a.RSS)
+	require.GreaterOrEqual(t, a.PeakRSS, a.RSS)
+	b, err := loadtest.ReadProc(os.Getpid())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, loadtest.Cores(a, b), 0.0)
+	require.Len(t, loadtest.LoadAverage(), 3)
+	_, err = loadtest.ReadProc(1 << 30)
+	require.Error(t, err)
+}
+
+func TestPrefillWritesClosedVerifications(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "otpd.db"))
+	require.NoError(t, err)
+	defer store.Close()
+	keyring := otpd.NewKeyring(time.Now())
+	engine, err := otpd.NewEngine(otpd.Config{Store: store, Keyring: keyring, Renderer: message.New()})
+	require.NoError(t, err)
+	svc, err := engine.CreateService(ctx, &otpd.Service{Name: "Acme", Policy: otpd.DefaultPolicy()})
+	require.NoError(t, err)
+
+	var progress []int
+	var mu sync.Mutex
+	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: 200, Concurrency: 64,
+		Progress: func(done int) { mu.Lock(); progress = append(progress, done); mu.Unlock() }})
+	require.NoError(t, err)
+	require.Len(t, progress, 10, "one call per tenth")
+	require.Equal(t, 200, st.Rows)
+	require.Positive(t, st.RowsPerSecond())
+
+	all, err := store.ListVerifications(ctx, otpd.VerificationFilter{ServiceID: svc.ID, Now: time.Now()})
+	require.NoError(t, err)
+	require.Len(t, all, 200)
+	statuses := map[otpd.VerificationStatus]int{}
+	for _, v := range all {
+		statuses[v.Status]++
+		require.Len(t, v.Messages, 1)
+		require.Equal(t, otpd.MessageDelivered, v.Messages[0].Status)
+		require.True(t, v.CreatedAt.Before(time.Now()))
+	}
+	require.Len(t, statuses, 2, "approved and expired: %v", statuses)
+	require.Greater(t, statuses[otpd.StatusApproved], statuses[otpd.StatusExpired])
+
+	pending, err := store.ListVerifications(ctx, otpd.VerificationFilter{ServiceID: svc.ID, Status: otpd.StatusPending, Now: time.Now()})
+	require.NoError(t, err)
+	require.Empty(t, pending, "nothing prefilled is checkable or deliverable")
+}
+
+func TestReportJSONFieldsAreStable(t *testing.T) {
+	t.Parallel()
+	res, err := loadtest.Run(context.Background(), loadtest.Config{Target: &fakeTarget{}, Workers: 1, Duration: 200 * time.Millisecond})
+	require.NoError(t, err)
+	rep := loadtest.Report{Version: loadtest.ReportVersion, OTPD: loadtest.NewMeasured(res)}
+	data, err := json.Marshal(rep)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(data, &m))
+	for _, k := range []string{"version", "started_at", "host", "load", "target", "otpd"} {
+		require.Contains(t, m, k)
+	}
+	o := m["otpd"].(map[string]any)
+	for _, k := range []string{"starts_per_second", "checks_per_second", "requests_per_second", "start", "check", "errors", "error_count", "server", "accept_to_submit", "created_to_submit"} {
+		require.Contains(t, o, k)
+	}
+	for _, k := range []string{"count", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms"} {
+		require.Contains(t, o["start"], k)
+	}
+}
