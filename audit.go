@@ -52,7 +52,17 @@ const (
 	AuditServiceDelete = "service.delete"
 	AuditKeyCreate     = "key.create"
 	AuditKeyRevoke     = "key.revoke"
+	// Template changes; the target is the canonical template key,
+	// "<channel>/<purpose>/<locale>" ("sms/login/en").
+	AuditTemplateCreate = "template.create"
+	AuditTemplateUpdate = "template.update"
+	AuditTemplateDelete = "template.delete"
 )
+
+// templateTarget names a template in the audit log.
+func templateTarget(k TemplateKey) string {
+	return string(k.Channel) + "/" + k.Purpose + "/" + k.Locale
+}
 
 var auditActionRe = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
 

@@ -76,3 +76,27 @@ func TestAuditRecordsAdminActions(t *testing.T) {
 	_, err = b.engine.ListAudit(context.Background(), otpd.AuditFilter{Action: "nope"})
 	requireKind(t, err, otpd.ErrInvalid)
 }
+
+// TestAuditRecordsTemplateChanges: setting a template the first time, again,
+// and deleting it are three entries naming the template, not its text.
+func TestAuditRecordsTemplateChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := otpd.WithPrincipal(context.Background(), otpd.Principal{Admin: true})
+	k := otpd.TemplateKey{Channel: otpd.ChannelSMS, Locale: "en"}
+	for _, text := range []string{"{brand} sign-in: {code}", "{brand}: {code} (valid {expiry})"} {
+		_, _, err := b.engine.SetTemplate(admin, b.svc.ID, &otpd.MessageTemplate{TemplateKey: k, Text: text})
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.engine.DeleteTemplate(admin, b.svc.ID, k))
+
+	got, err := b.engine.ListAudit(context.Background(), otpd.AuditFilter{ServiceID: b.svc.ID})
+	require.NoError(t, err)
+	require.Len(t, got, 4) // and the service's creation
+	for i, action := range []string{otpd.AuditTemplateDelete, otpd.AuditTemplateUpdate, otpd.AuditTemplateCreate} {
+		require.Equal(t, action, got[i].Action)
+		require.Equal(t, otpd.ActorAdmin, got[i].Actor)
+		require.Equal(t, "sms/login/en", got[i].Target, "the canonical key")
+		require.Nil(t, got[i].Details, "never the text")
+	}
+}

@@ -112,6 +112,11 @@ func (e *Engine) SetTemplate(ctx context.Context, serviceID string, t *MessageTe
 		return nil, false, fmt.Errorf("set template: %w", err)
 	}
 	e.forgetTemplates(serviceID)
+	action := AuditTemplateUpdate
+	if created {
+		action = AuditTemplateCreate
+	}
+	e.audit(ctx, action, svc.ID, templateTarget(k), nil)
 	return t, created, nil
 }
 
@@ -144,6 +149,7 @@ func (e *Engine) DeleteTemplate(ctx context.Context, serviceID string, k Templat
 		return err
 	}
 	e.forgetTemplates(serviceID)
+	e.audit(ctx, AuditTemplateDelete, serviceID, templateTarget(k), nil)
 	return nil
 }
 

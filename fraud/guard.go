@@ -73,6 +73,11 @@ type Config struct {
 	WebhookRetryWindow time.Duration
 	// Observer is told of blocks, for metrics. Optional.
 	Observer Observer
+	// Audit records blocks made and lifted in the audit log of admin
+	// actions (otpd.Engine.Audit does), under the actor of the context:
+	// the admin through the API, the system for the guard's own blocks.
+	// Optional. Its errors are logged: the block stands either way.
+	Audit func(ctx context.Context, e otpd.AuditEntry) error
 	// Now is the clock; time.Now when nil. Tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -385,7 +390,27 @@ func (g *Guard) create(ctx context.Context, b *otpd.Block, d time.Duration, now 
 	}
 	g.cfg.Logger.WarnContext(ctx, "fraud block created", "block_id", b.ID, "service_id", b.ServiceID,
 		"scope", b.Scope, "key", b.Key, "level", b.Level, "until", b.ExpiresAt, "reason", b.Reason)
+	g.audit(ctx, AuditBlock, b, map[string]any{"scope": string(b.Scope), "key": b.Key, "level": b.Level,
+		"created_by": b.CreatedBy, "expires_at": b.ExpiresAt.UTC().Format(time.RFC3339)})
 	return true, nil
+}
+
+// Audited actions of the guard.
+const (
+	AuditBlock = "fraud.block"
+	AuditLift  = "fraud.lift"
+)
+
+// audit records a block's change in the audit log, when there is one.
+// Details name the range or country, never a number.
+func (g *Guard) audit(ctx context.Context, action string, b *otpd.Block, details map[string]any) {
+	if g.cfg.Audit == nil {
+		return
+	}
+	err := g.cfg.Audit(ctx, otpd.AuditEntry{Action: action, ServiceID: b.ServiceID, Target: b.ID, Details: details})
+	if err != nil {
+		g.cfg.Logger.ErrorContext(ctx, "the audit log missed a fraud block change", "action", action, "block_id", b.ID, "err", err)
+	}
 }
 
 // event returns the event of a block's change, or nil without EventData.
@@ -643,6 +668,7 @@ func (g *Guard) Lift(ctx context.Context, serviceID, id, by string) (*otpd.Block
 		g.cfg.NotifyEvents()
 	}
 	g.cfg.Logger.InfoContext(ctx, "fraud block lifted", "block_id", b.ID, "service_id", b.ServiceID, "by", by)
+	g.audit(ctx, AuditLift, b, map[string]any{"scope": string(b.Scope), "key": b.Key})
 	return b, nil
 }
 
