@@ -407,7 +407,9 @@ func prefillStore(ctx context.Context, dataDir, sid string, rows int, progress f
 	if err != nil {
 		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(dataDir, databaseFile))
+	// The server seals personal data (and webhook secrets) with the
+	// keyring: the store must open them the same way.
+	store, err := sqlite.Open(ctx, filepath.Join(dataDir, databaseFile), sqlite.WithSealer(keyring))
 	if err != nil {
 		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
 	}

@@ -329,6 +329,10 @@ func TestCLI(t *testing.T) {
 	secret := regexp.MustCompile(`otpd_sk_\S+`).FindString(out)
 	require.NotEmpty(t, secret, out)
 	keyID := regexp.MustCompile(`key_[0-9a-z]{26}`).FindString(out)
+	// "otpd keys" manages the keyring now, but its old API-key uses stay.
+	out, err = run("keys", "list", "--service", svcID)
+	require.NoError(t, err, out)
+	require.Contains(t, out, keyID)
 
 	out, err = run("verify", "start", "--token", secret, "--service", svcID, "--to", "ana@example.com")
 	require.NoError(t, err, out)

@@ -180,7 +180,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		gc.Store, gc.EventData, gc.NotifyEvents = store, httpapi.BlockEventData, webhooks.Notify
 		gc.WebhookRetryWindow, gc.Observer, gc.Logger = cfg.WebhookRetryWindow, metrics.NewFraud(reg), log
 		// The engine is made below, before anything can block or lift.
-		gc.Audit = func(ctx context.Context, e otpd.AuditEntry) error { return engine.Audit(ctx, e) }
+		gc.Audit = func(ctx context.Context, entry otpd.AuditEntry) error { return engine.Audit(ctx, entry) }
 		if guard, err = fraud.New(gc); err != nil {
 			return err
 		}
