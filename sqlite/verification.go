@@ -14,6 +14,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/internal/msgdiff"
+	"github.com/otpd/otpd/internal/rowcodec"
 )
 
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
@@ -108,7 +109,7 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 	if t := v.Transaction; t != nil {
 		amount, currency, payee = t.Amount, t.Currency, t.Payee
 	}
-	fallback, err := jsonList(v.Fallback)
+	fallback, err := rowcodec.List(v.Fallback)
 	if err != nil {
 		return nil, err
 	}
