@@ -95,7 +95,7 @@ func (e *Engine) compose(svc *Service, templates []MessageTemplate, v *Verificat
 		VerificationID: v.ID,
 		ServiceID:      v.ServiceID,
 		Channel:        m.Channel,
-		To:             v.To,
+		To:             v.AddressFor(m.Channel),
 		Brand:          svc.Name,
 		Locale:         r.Locale,
 		ExpiresAt:      v.ExpiresAt,

@@ -203,3 +203,51 @@ func TestFallbackExhausted(t *testing.T) {
 	require.Equal(t, []otpd.EventType{otpd.EventVerificationCreated, otpd.EventMessageFailed, otpd.EventMessageFailed, otpd.EventVerificationFailed}, types,
 		"every step appears in the events")
 }
+
+// TestFallbackToAnotherRecipient: a push verification names the e-mail
+// address its e-mail step goes to; the push fails (the token is dead), and
+// the same code arrives by e-mail at that address.
+func TestFallbackToAnotherRecipient(t *testing.T) {
+	t.Parallel()
+	pushes := &recorder{}
+	b := setupWith(t, func(c *otpd.Config) { c.Channels[otpd.ChannelPush] = pushes }, func(s *otpd.Service) {
+		s.Channels = []otpd.ChannelName{otpd.ChannelPush, otpd.ChannelEmail}
+	})
+	ctx := context.Background()
+	dev, err := b.engine.RegisterDevice(ctx, b.svc.ID, otpd.PlatformAndroid, "fcm-token-1", "")
+	require.NoError(t, err)
+
+	for name, tc := range map[string]struct {
+		req   otpd.StartRequest
+		param string
+	}{
+		"not a fallback channel": {otpd.StartRequest{To: dev.ID, Channel: otpd.ChannelPush, FallbackTo: map[otpd.ChannelName]string{otpd.ChannelEmail: "ana@example.com"}}, "fallback_to"},
+		"wrong kind":             {otpd.StartRequest{To: dev.ID, Channel: otpd.ChannelPush, Fallback: []otpd.ChannelName{otpd.ChannelEmail}, FallbackTo: map[otpd.ChannelName]string{otpd.ChannelEmail: "+447700900123"}}, "fallback_to.email"},
+		"bad address":            {otpd.StartRequest{To: dev.ID, Channel: otpd.ChannelPush, Fallback: []otpd.ChannelName{otpd.ChannelEmail}, FallbackTo: map[otpd.ChannelName]string{otpd.ChannelEmail: "ana@"}}, "fallback_to.email"},
+		"unknown channel":        {otpd.StartRequest{To: dev.ID, Channel: otpd.ChannelPush, Fallback: []otpd.ChannelName{otpd.ChannelEmail}, FallbackTo: map[otpd.ChannelName]string{"fax": "ana@example.com"}}, "fallback_to"},
+	} {
+		_, err := b.engine.Start(ctx, b.svc.ID, tc.req)
+		oe := requireKind(t, err, otpd.ErrInvalid)
+		require.Equal(t, tc.param, oe.Param, name)
+	}
+	_, err = b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: dev.ID, Channel: otpd.ChannelPush, Fallback: []otpd.ChannelName{otpd.ChannelEmail}})
+	require.ErrorIs(t, err, otpd.ErrChannelUnavailable, "without a recipient e-mail cannot reach a device")
+
+	v, err := b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: dev.ID, Channel: otpd.ChannelPush,
+		Fallback: []otpd.ChannelName{otpd.ChannelEmail}, FallbackTo: map[otpd.ChannelName]string{otpd.ChannelEmail: "Ana@Example.com"}})
+	require.NoError(t, err)
+	require.Equal(t, map[otpd.ChannelName]string{otpd.ChannelEmail: "Ana@example.com"}, v.FallbackTo, "normalized")
+
+	pushes.setFail(&otpd.SendError{Permanent: true, Code: "UNREGISTERED", Err: errors.New("the token is dead")})
+	m := v.Messages[0]
+	require.NoError(t, b.engine.Deliver(ctx, otpd.ClaimedMessage{ServiceID: v.ServiceID, VerificationID: v.ID, MessageID: m.ID}))
+	got, err := b.engine.GetVerification(ctx, b.svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"push:failed", "email:queued"}, channels(got))
+	code := b.deliver(t, got)
+	mail := b.email.last(t)
+	require.Equal(t, "Ana@example.com", mail.To, "the e-mail goes to the recipient fallback_to names")
+	res, err := b.engine.Check(ctx, b.svc.ID, v.ID, code, nil)
+	require.NoError(t, err)
+	require.True(t, res.Valid, "the same code")
+}

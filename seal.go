@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -208,4 +209,31 @@ func OpenIdempotency(sl Sealer, r *IdempotencyRecord) error {
 	var err error
 	r.Body, err = OpenBytes(sl, r.Body, SealContext("idempotency_keys", "body", r.Scope+"/"+r.Key))
 	return err
+}
+
+// FallbackToColumn is the stored form of a verification's FallbackTo, before
+// sealing: a JSON object, or "" when there is none.
+func FallbackToColumn(v *Verification) (string, error) {
+	if len(v.FallbackTo) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(v.FallbackTo)
+	return string(b), err
+}
+
+// SealFallbackTo seals the stored form of FallbackTo in place of plain.
+func SealFallbackTo(sl Sealer, id, plain string) (string, error) {
+	return SealString(sl, plain, SealContext("verifications", "fallback_to", id))
+}
+
+// OpenFallbackTo sets v.FallbackTo from its stored, possibly sealed, form.
+func OpenFallbackTo(sl Sealer, v *Verification, stored string) error {
+	plain, err := OpenString(sl, stored, SealContext("verifications", "fallback_to", v.ID))
+	if err != nil || plain == "" {
+		return err
+	}
+	if err := json.Unmarshal([]byte(plain), &v.FallbackTo); err != nil {
+		return fmt.Errorf("verification %s: fallback_to: %w", v.ID, err)
+	}
+	return nil
 }

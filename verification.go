@@ -161,6 +161,10 @@ type Verification struct {
 	// channel, when a channel fails, cannot reach the person, or no
 	// delivery receipt comes within its fallback timeout.
 	Fallback []ChannelName
+	// FallbackTo holds the destinations of fallback channels that cannot
+	// reach To — an e-mail address for "email" after "push" to a device,
+	// say — as one workflow step each may name its own recipient.
+	FallbackTo map[ChannelName]string
 
 	CodeLength     int
 	Alphabet       Alphabet
@@ -263,4 +267,15 @@ func (v *Verification) Clone() *Verification {
 	c.Events = append([]*Event(nil), v.Events...)
 	c.Fallback = append([]ChannelName(nil), v.Fallback...)
 	return &c
+}
+
+// AddressFor returns where a message on channel c goes: To when c can reach
+// it, else the fallback destination named for c.
+func (v *Verification) AddressFor(c ChannelName) string {
+	if a, ok := v.FallbackTo[c]; ok {
+		if d, err := ParseDestination(v.To); err != nil || !d.Kind.Reaches(c) {
+			return a
+		}
+	}
+	return v.To
 }

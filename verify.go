@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,9 +17,12 @@ import (
 
 // StartRequest asks for a new verification.
 type StartRequest struct {
-	To          string
-	Channel     ChannelName // "" or ChannelAuto: the service's order
-	Fallback    []ChannelName
+	To       string
+	Channel  ChannelName // "" or ChannelAuto: the service's order
+	Fallback []ChannelName
+	// FallbackTo names destinations for fallback channels that cannot
+	// reach To, by channel.
+	FallbackTo  map[ChannelName]string
 	Locale      string
 	Purpose     string
 	Transaction *Transaction
@@ -99,7 +103,11 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	if err != nil {
 		return nil, err
 	}
-	fallback, err := e.fallbackRoute(svc, req, channel, dest)
+	fallbackTo, err := parseFallbackTo(req.FallbackTo)
+	if err != nil {
+		return nil, err
+	}
+	fallback, err := e.fallbackRoute(svc, req, channel, dest, fallbackTo)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +124,20 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 	// the verification a key id other than the one its code came from.
 	ring := e.Keyring()
 	toKey := ring.DestinationKeys(svc.ID, dest.Address)[0]
-	if err := e.take(ctx, now, e.sendHits(svc, dest, toKey, req.ClientIP)); err != nil {
+	hits := e.sendHits(svc, dest, toKey, req.ClientIP)
+	for c, d := range fallbackTo {
+		// A fallback recipient is screened and counted as a destination
+		// of its own: naming one must not open a way around the limits.
+		if err := e.screen(ctx, svc, d, []ChannelName{c}, now); err != nil {
+			var oe *Error
+			if errors.As(err, &oe) {
+				oe.Param = "fallback_to." + string(c)
+			}
+			return nil, err
+		}
+		hits = append(hits, e.sendHits(svc, d, ring.DestinationKeys(svc.ID, d.Address)[0], "")[0])
+	}
+	if err := e.take(ctx, now, hits); err != nil {
 		return nil, err
 	}
 	v := &Verification{
@@ -132,6 +153,7 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 		ClientIP:       req.ClientIP,
 		Transaction:    req.Transaction,
 		Fallback:       fallback,
+		FallbackTo:     fallbackAddresses(fallbackTo, fallback),
 		CodeLength:     svc.Policy.CodeLength,
 		Alphabet:       svc.Policy.Alphabet,
 		KeyID:          ring.CurrentID(),
@@ -264,9 +286,30 @@ func (e *Engine) pickChannel(svc *Service, want ChannelName, dest Destination) (
 
 // fallbackRoute returns the channels to fall back to after primary: the
 // request's fallback list, each of which must be usable for the
-// destination; or, for channel "auto" without one, the rest of the
+// destination (or for the one fallback_to names for it); or, for channel "auto" without one, the rest of the
 // service's channels that can reach it, in the service's order.
-func (e *Engine) fallbackRoute(svc *Service, req StartRequest, primary ChannelName, dest Destination) ([]ChannelName, error) {
+func (e *Engine) fallbackRoute(svc *Service, req StartRequest, primary ChannelName, dest Destination, fallbackTo map[ChannelName]Destination) ([]ChannelName, error) {
+	route, err := e.route(svc, req, primary, dest, fallbackTo)
+	if err != nil {
+		return nil, err
+	}
+	for c := range fallbackTo {
+		if !slices.Contains(route, c) {
+			return nil, invalid("fallback_to", "names %q, which is not a fallback channel of this verification", c)
+		}
+	}
+	return route, nil
+}
+
+// route is fallbackRoute before the check of fallback_to's channels.
+func (e *Engine) route(svc *Service, req StartRequest, primary ChannelName, dest Destination, fallbackTo map[ChannelName]Destination) ([]ChannelName, error) {
+	// reach is the destination a channel of the route sends to.
+	reach := func(c ChannelName) Destination {
+		if d, ok := fallbackTo[c]; ok && !dest.Kind.Reaches(c) {
+			return d
+		}
+		return dest
+	}
 	seen := map[ChannelName]bool{primary: true}
 	var out []ChannelName
 	if len(req.Fallback) > 0 {
@@ -278,7 +321,7 @@ func (e *Engine) fallbackRoute(svc *Service, req StartRequest, primary ChannelNa
 				return nil, invalid("fallback", "channel %q appears twice in the route", c)
 			}
 			seen[c] = true
-			if _, err := e.pickChannel(svc, c, dest); err != nil {
+			if _, err := e.pickChannel(svc, c, reach(c)); err != nil {
 				var oe *Error
 				if errors.As(err, &oe) {
 					oe.Param = "fallback"
@@ -296,7 +339,7 @@ func (e *Engine) fallbackRoute(svc *Service, req StartRequest, primary ChannelNa
 		if seen[c] {
 			continue
 		}
-		if _, err := e.pickChannel(svc, c, dest); err == nil {
+		if _, err := e.pickChannel(svc, c, reach(c)); err == nil {
 			seen[c] = true
 			out = append(out, c)
 		}
@@ -567,7 +610,7 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 		}
 		ch := v.Channel
 		if channel != "" {
-			dest, err := ParseDestination(v.To)
+			dest, err := ParseDestination(v.AddressFor(channel))
 			if err != nil {
 				return err
 			}
@@ -629,18 +672,22 @@ func (e *Engine) admitResend(ctx context.Context, svc *Service, v *Verification,
 		v.LastSentAt.Add(resendCooldown(v.ResendCooldown, v.Sends)).After(now) {
 		return nil
 	}
-	dest, err := ParseDestination(v.To)
-	if err != nil {
-		return err
-	}
 	ch := v.Channel
 	if channel != "" {
 		ch = channel
 	}
+	dest, err := ParseDestination(v.AddressFor(ch))
+	if err != nil {
+		return err
+	}
 	if err := e.screen(ctx, svc, dest, []ChannelName{ch}, now); err != nil {
 		return err
 	}
-	return e.take(ctx, now, e.sendHits(svc, dest, v.ToKey, ""))
+	key := v.ToKey
+	if dest.Address != v.To {
+		key = e.Keyring().DestinationKeys(svc.ID, dest.Address)[0]
+	}
+	return e.take(ctx, now, e.sendHits(svc, dest, key, ""))
 }
 
 // resendCooldown is how long after the last send the next resend may go:
@@ -659,4 +706,46 @@ func resendCooldown(base time.Duration, sends int) time.Duration {
 // Retry-After header wants it.
 func RetryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// parseFallbackTo checks the destinations a request names for fallback
+// channels: each must be a destination its channel can reach.
+func parseFallbackTo(in map[ChannelName]string) (map[ChannelName]Destination, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(map[ChannelName]Destination, len(in))
+	for c, to := range in {
+		if !c.Valid() || c == ChannelAuto {
+			return nil, invalid("fallback_to", "unknown channel %q", c)
+		}
+		d, err := ParseDestination(to)
+		if err != nil {
+			var oe *Error
+			if errors.As(err, &oe) {
+				oe.Param = "fallback_to." + string(c)
+			}
+			return nil, err
+		}
+		if !d.Kind.Reaches(c) {
+			return nil, invalid("fallback_to."+string(c), "is not a destination channel %q can reach", c)
+		}
+		out[c] = d
+	}
+	return out, nil
+}
+
+// fallbackAddresses keeps the fallback destinations of the route's
+// channels, as addresses.
+func fallbackAddresses(to map[ChannelName]Destination, route []ChannelName) map[ChannelName]string {
+	var out map[ChannelName]string
+	for c, d := range to {
+		if slices.Contains(route, c) {
+			if out == nil {
+				out = map[ChannelName]string{}
+			}
+			out[c] = d.Address
+		}
+	}
+	return out
 }

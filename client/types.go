@@ -222,13 +222,16 @@ type StartParams struct {
 	// Channel is one of the Channel constants; empty means ChannelAuto.
 	Channel string `json:"channel,omitempty"`
 	// Fallback lists channels tried in turn when one fails or times out.
-	Fallback    []string     `json:"fallback,omitempty"`
-	Locale      string       `json:"locale,omitempty"`  // BCP 47; default the service's
-	Purpose     string       `json:"purpose,omitempty"` // a label: login, transaction, password_reset, ...
-	Transaction *Transaction `json:"transaction,omitempty"`
-	TTLSeconds  int          `json:"ttl_seconds,omitempty"` // up to the service's MaxTTLSeconds
-	ClientIP    string       `json:"client_ip,omitempty"`   // the end user's IP, for rate limits and fraud rules
-	Reference   string       `json:"reference,omitempty"`   // echoed back
+	Fallback []string `json:"fallback,omitempty"`
+	// FallbackTo names the recipient of a fallback channel that cannot
+	// reach To, by channel: {"email": "ana@example.com"} after push.
+	FallbackTo  map[string]string `json:"fallback_to,omitempty"`
+	Locale      string            `json:"locale,omitempty"`  // BCP 47; default the service's
+	Purpose     string            `json:"purpose,omitempty"` // a label: login, transaction, password_reset, ...
+	Transaction *Transaction      `json:"transaction,omitempty"`
+	TTLSeconds  int               `json:"ttl_seconds,omitempty"` // up to the service's MaxTTLSeconds
+	ClientIP    string            `json:"client_ip,omitempty"`   // the end user's IP, for rate limits and fraud rules
+	Reference   string            `json:"reference,omitempty"`   // echoed back
 	// IdempotencyKey replaces the key the client generates for this call.
 	IdempotencyKey string `json:"-"`
 }
@@ -241,18 +244,20 @@ type Verification struct {
 	To        string `json:"to"`
 	Channel   string `json:"channel"` // the channel in use, never ChannelAuto
 	// Fallback are the channels tried in turn after the first message's.
-	Fallback          []string     `json:"fallback"`
-	Status            string       `json:"status"` // one of the Status constants
-	Locale            string       `json:"locale"`
-	Purpose           *string      `json:"purpose"`
-	Reference         *string      `json:"reference"`
-	Transaction       *Transaction `json:"transaction"`
-	CreatedAt         time.Time    `json:"created_at"`
-	UpdatedAt         time.Time    `json:"updated_at"`
-	ExpiresAt         time.Time    `json:"expires_at"`
-	AttemptsRemaining int          `json:"attempts_remaining"`
-	SendsRemaining    int          `json:"sends_remaining"`
-	Messages          []Message    `json:"messages"` // oldest first
+	Fallback []string `json:"fallback"`
+	// FallbackTo are the recipients of fallback channels that cannot reach To.
+	FallbackTo        map[string]string `json:"fallback_to"`
+	Status            string            `json:"status"` // one of the Status constants
+	Locale            string            `json:"locale"`
+	Purpose           *string           `json:"purpose"`
+	Reference         *string           `json:"reference"`
+	Transaction       *Transaction      `json:"transaction"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+	ExpiresAt         time.Time         `json:"expires_at"`
+	AttemptsRemaining int               `json:"attempts_remaining"`
+	SendsRemaining    int               `json:"sends_remaining"`
+	Messages          []Message         `json:"messages"` // oldest first
 }
 
 // Message is one send of a verification's code.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"time"
 
 	"github.com/otpd/otpd"
@@ -259,22 +260,23 @@ type messageJSON struct {
 // verificationJSON is a verification as the API shows it: never its code,
 // code hash, salt, key id or the end user's IP.
 type verificationJSON struct {
-	ID                string                  `json:"id"`
-	ServiceID         string                  `json:"service_id"`
-	To                string                  `json:"to"`
-	Channel           otpd.ChannelName        `json:"channel"`
-	Fallback          []otpd.ChannelName      `json:"fallback"`
-	Status            otpd.VerificationStatus `json:"status"`
-	Locale            string                  `json:"locale"`
-	Purpose           *string                 `json:"purpose"`
-	Reference         *string                 `json:"reference"`
-	Transaction       *transactionJSON        `json:"transaction"`
-	CreatedAt         string                  `json:"created_at"`
-	UpdatedAt         string                  `json:"updated_at"`
-	ExpiresAt         string                  `json:"expires_at"`
-	AttemptsRemaining int                     `json:"attempts_remaining"`
-	SendsRemaining    int                     `json:"sends_remaining"`
-	Messages          []messageJSON           `json:"messages"`
+	ID                string                      `json:"id"`
+	ServiceID         string                      `json:"service_id"`
+	To                string                      `json:"to"`
+	Channel           otpd.ChannelName            `json:"channel"`
+	Fallback          []otpd.ChannelName          `json:"fallback"`
+	FallbackTo        map[otpd.ChannelName]string `json:"fallback_to"`
+	Status            otpd.VerificationStatus     `json:"status"`
+	Locale            string                      `json:"locale"`
+	Purpose           *string                     `json:"purpose"`
+	Reference         *string                     `json:"reference"`
+	Transaction       *transactionJSON            `json:"transaction"`
+	CreatedAt         string                      `json:"created_at"`
+	UpdatedAt         string                      `json:"updated_at"`
+	ExpiresAt         string                      `json:"expires_at"`
+	AttemptsRemaining int                         `json:"attempts_remaining"`
+	SendsRemaining    int                         `json:"sends_remaining"`
+	Messages          []messageJSON               `json:"messages"`
 }
 
 // toVerificationJSON shows v with its status as of now.
@@ -285,6 +287,7 @@ func toVerificationJSON(v *otpd.Verification, now time.Time) verificationJSON {
 		To:                v.To,
 		Channel:           v.Channel,
 		Fallback:          append([]otpd.ChannelName{}, v.Fallback...),
+		FallbackTo:        map[otpd.ChannelName]string{},
 		Status:            v.StatusAt(now),
 		Locale:            v.Locale,
 		Purpose:           optString(v.Purpose),
@@ -299,6 +302,7 @@ func toVerificationJSON(v *otpd.Verification, now time.Time) verificationJSON {
 	if t := v.Transaction; t != nil {
 		out.Transaction = &transactionJSON{Amount: t.Amount, Currency: t.Currency, Payee: t.Payee}
 	}
+	maps.Copy(out.FallbackTo, v.FallbackTo)
 	for _, m := range v.Messages {
 		out.Messages = append(out.Messages, messageJSON{
 			ID: m.ID, Channel: m.Channel, Status: m.Status,

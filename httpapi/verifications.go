@@ -8,15 +8,16 @@ import (
 )
 
 type startRequest struct {
-	To          string             `json:"to"`
-	Channel     otpd.ChannelName   `json:"channel"`
-	Fallback    []otpd.ChannelName `json:"fallback"`
-	Locale      string             `json:"locale"`
-	Purpose     string             `json:"purpose"`
-	Transaction *transactionJSON   `json:"transaction"`
-	TTLSeconds  *int64             `json:"ttl_seconds"`
-	ClientIP    string             `json:"client_ip"`
-	Reference   string             `json:"reference"`
+	To          string                      `json:"to"`
+	Channel     otpd.ChannelName            `json:"channel"`
+	Fallback    []otpd.ChannelName          `json:"fallback"`
+	FallbackTo  map[otpd.ChannelName]string `json:"fallback_to"`
+	Locale      string                      `json:"locale"`
+	Purpose     string                      `json:"purpose"`
+	Transaction *transactionJSON            `json:"transaction"`
+	TTLSeconds  *int64                      `json:"ttl_seconds"`
+	ClientIP    string                      `json:"client_ip"`
+	Reference   string                      `json:"reference"`
 }
 
 // POST /v1/services/{sid}/verifications
@@ -29,6 +30,7 @@ func (s *Server) startVerification(ctx context.Context, c *call) (int, any, erro
 		To:          req.To,
 		Channel:     req.Channel,
 		Fallback:    req.Fallback,
+		FallbackTo:  req.FallbackTo,
 		Locale:      req.Locale,
 		Purpose:     req.Purpose,
 		Transaction: req.Transaction.domain(),

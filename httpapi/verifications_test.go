@@ -40,7 +40,7 @@ func TestStartVerification(t *testing.T) {
 		delete(v, k)
 	}
 	require.Equal(t, map[string]any{
-		"service_id": sid, "to": "+447700900123", "channel": "sms", "fallback": []any{}, "status": "pending", "locale": "de",
+		"service_id": sid, "to": "+447700900123", "channel": "sms", "fallback": []any{}, "fallback_to": map[string]any{}, "status": "pending", "locale": "de",
 		"purpose": "transaction", "reference": "order-8812",
 		"transaction":        map[string]any{"amount": "125.00", "currency": "EUR", "payee": "ACME Shop"},
 		"attempts_remaining": 5.0, "sends_remaining": 4.0,

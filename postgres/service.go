@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/internal/rowcodec"
 )
 
 const serviceColumns = `id, name, code_length, code_alphabet, ttl_seconds, max_ttl_seconds,
@@ -73,39 +73,16 @@ func plainServiceArgs(s *otpd.Service) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	channels, err := jsonList(s.Channels)
-	if err != nil {
-		return nil, err
-	}
-	countries, err := jsonList(s.Countries)
-	if err != nil {
-		return nil, err
-	}
-	limits, err := json.Marshal(s.Limits.Named())
-	if err != nil {
-		return nil, err
-	}
-	safeList, err := jsonList(s.SafeList)
+	cols, err := rowcodec.EncodeService(s)
 	if err != nil {
 		return nil, err
 	}
 	return []any{
 		s.Name, p.CodeLength, string(p.Alphabet), ttl, maxTTL, p.MaxCheckAttempts, p.MaxSends,
-		cooldown, channels, countries, s.Locale, s.WebhookURL, s.WebhookSecret, s.AppHash,
+		cooldown, cols.Channels, cols.Countries, s.Locale, s.WebhookURL, s.WebhookSecret, s.AppHash,
 		s.WebOTPDomain, ts(s.CreatedAt), ts(s.UpdatedAt), s.WhatsAppTemplate, s.WhatsAppLanguage,
-		string(limits), safeList,
+		cols.Limits, cols.SafeList,
 	}, nil
-}
-
-// jsonList encodes a list for a JSONB column; nil and empty both become [].
-// It is passed as a string, which pgx sends as JSON text in every query
-// execution mode (a []byte would go as bytea with the simple protocol).
-func jsonList[T any](l []T) (string, error) {
-	if len(l) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(l)
-	return string(b), err
 }
 
 // scanService reads a row of serviceColumns and opens its webhook secret.
@@ -140,30 +117,8 @@ func scanServiceRow(row pgx.Row) (*otpd.Service, error) {
 	s.Policy.TTL = fromSeconds(ttl)
 	s.Policy.MaxTTL = fromSeconds(maxTTL)
 	s.Policy.ResendCooldown = fromSeconds(cooldown)
-	if err := json.Unmarshal([]byte(channels), &s.Channels); err != nil {
-		return nil, fmt.Errorf("service %s: channels: %w", s.ID, err)
-	}
-	if err := json.Unmarshal([]byte(countries), &s.Countries); err != nil {
-		return nil, fmt.Errorf("service %s: countries: %w", s.ID, err)
-	}
-	var named map[string]otpd.RateLimit
-	if err := json.Unmarshal([]byte(limits), &named); err != nil {
-		return nil, fmt.Errorf("service %s: limits: %w", s.ID, err)
-	}
-	if s.Limits, err = otpd.LimitsFromNamed(named); err != nil {
-		return nil, fmt.Errorf("service %s: limits: %w", s.ID, err)
-	}
-	if err := json.Unmarshal([]byte(safeList), &s.SafeList); err != nil {
-		return nil, fmt.Errorf("service %s: safe list: %w", s.ID, err)
-	}
-	if len(s.SafeList) == 0 {
-		s.SafeList = nil
-	}
-	if len(s.Channels) == 0 {
-		s.Channels = nil
-	}
-	if len(s.Countries) == 0 {
-		s.Countries = nil
+	if err := rowcodec.DecodeService(&s, rowcodec.ServiceColumns{Channels: channels, Countries: countries, Limits: limits, SafeList: safeList}); err != nil {
+		return nil, err
 	}
 	s.CreatedAt = fromTS(createdAt)
 	s.UpdatedAt = fromTS(updatedAt)

@@ -15,12 +15,13 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/internal/msgdiff"
+	"github.com/otpd/otpd/internal/rowcodec"
 )
 
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
 	reference, client_ip, tx_amount, tx_currency, tx_payee, code_length, code_alphabet, key_id,
 	salt, code_hash, max_attempts, attempts, max_sends, sends, resend_cooldown_seconds,
-	created_at, updated_at, expires_at, last_sent_at, fallback`
+	created_at, updated_at, expires_at, last_sent_at, fallback, fallback_to`
 
 const messageColumns = `id, verification_id, service_id, channel, status, error, provider_id,
 	attempts, next_attempt_at, created_at, updated_at, fallback_at`
@@ -37,7 +38,7 @@ const (
 
 	sqlInsertVerification = `INSERT INTO verifications (` + verificationColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-		$20, $21, $22, $23, $24, $25, $26, $27, $28)`
+		$20, $21, $22, $23, $24, $25, $26, $27, $28, $29)`
 	sqlGetVerification = `SELECT v.*, ` + mColumns + `
 	FROM (SELECT ` + verificationColumns + ` FROM verifications WHERE service_id = $1 AND id = $2) v` +
 		joinMessages + `
@@ -59,8 +60,8 @@ const (
 	tx_currency = $10, tx_payee = $11, code_length = $12, code_alphabet = $13, key_id = $14,
 	salt = $15, code_hash = $16, max_attempts = $17, attempts = $18, max_sends = $19, sends = $20,
 	resend_cooldown_seconds = $21, created_at = $22, updated_at = $23, expires_at = $24,
-	last_sent_at = $25, fallback = $26
-	WHERE id = $27`
+	last_sent_at = $25, fallback = $26, fallback_to = $27
+	WHERE id = $28`
 	sqlFindPending = `SELECT v.*, ` + mColumns + `
 	FROM (SELECT ` + verificationColumns + ` FROM verifications
 		WHERE service_id = $1 AND to_key = ANY($2) AND status = 'pending' AND expires_at > $3
@@ -136,7 +137,11 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 	if t := v.Transaction; t != nil {
 		amount, currency, payee = t.Amount, t.Currency, t.Payee
 	}
-	fallback, err := jsonList(v.Fallback)
+	fallback, err := rowcodec.List(v.Fallback)
+	if err != nil {
+		return nil, err
+	}
+	fallbackTo, err := otpd.FallbackToColumn(v)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +149,7 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 		v.To, v.ToKey, string(v.Channel), string(v.Status), v.Locale, v.Purpose, v.Reference,
 		v.ClientIP, amount, currency, payee, v.CodeLength, string(v.Alphabet), v.KeyID, v.Salt,
 		v.CodeHash, v.MaxAttempts, v.Attempts, v.MaxSends, v.Sends, cooldown,
-		ts(v.CreatedAt), ts(v.UpdatedAt), ts(v.ExpiresAt), nullTS(v.LastSentAt), fallback,
+		ts(v.CreatedAt), ts(v.UpdatedAt), ts(v.ExpiresAt), nullTS(v.LastSentAt), fallback, fallbackTo,
 	}, nil
 }
 
@@ -166,6 +171,7 @@ type verificationRow struct {
 	createdAt, updatedAt, expiresAt time.Time
 	lastSentAt                      *time.Time
 	fallback                        []otpd.ChannelName
+	fallbackTo                      string
 }
 
 func (r *verificationRow) dest() []any {
@@ -173,7 +179,7 @@ func (r *verificationRow) dest() []any {
 	return []any{&v.ID, &v.ServiceID, &v.To, &v.ToKey, &r.channel, &r.status, &v.Locale, &v.Purpose,
 		&v.Reference, &v.ClientIP, &r.amount, &r.currency, &r.payee, &v.CodeLength, &r.alphabet, &v.KeyID,
 		&v.Salt, &v.CodeHash, &v.MaxAttempts, &v.Attempts, &v.MaxSends, &v.Sends, &r.cooldown,
-		&r.createdAt, &r.updatedAt, &r.expiresAt, &r.lastSentAt, &r.fallback}
+		&r.createdAt, &r.updatedAt, &r.expiresAt, &r.lastSentAt, &r.fallback, &r.fallbackTo}
 }
 
 func (r *verificationRow) verification() *otpd.Verification {
@@ -191,6 +197,18 @@ func (r *verificationRow) verification() *otpd.Verification {
 	v.LastSentAt = fromNullTS(r.lastSentAt)
 	v.Fallback = r.fallback
 	return &v
+}
+
+// open returns the verification with its sealed columns opened.
+func (r *verificationRow) open(sl otpd.Sealer) (*otpd.Verification, error) {
+	v := r.verification()
+	if err := otpd.OpenVerification(sl, v); err != nil {
+		return nil, err
+	}
+	if err := otpd.OpenFallbackTo(sl, v, r.fallbackTo); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // messageRow is what a message's columns are scanned into. Every column is
@@ -251,8 +269,8 @@ func collectVerifications(sl otpd.Sealer, rows pgx.Rows) ([]*otpd.Verification, 
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].ID != vr.v.ID {
-			v := vr.verification()
-			if err := otpd.OpenVerification(sl, v); err != nil {
+			v, err := vr.open(sl)
+			if err != nil {
 				return nil, err
 			}
 			out = append(out, v)
@@ -468,8 +486,8 @@ func loadLocked(sl otpd.Sealer, br pgx.BatchResults, serviceID, id string) (*otp
 	if err != nil {
 		return nil, fmt.Errorf("verification %s: %w", id, err)
 	}
-	v := vr.verification()
-	if err := otpd.OpenVerification(sl, v); err != nil {
+	v, err := vr.open(sl)
+	if err != nil {
 		return nil, fmt.Errorf("verification %s: %w", id, err)
 	}
 	rows, err := br.Query()
@@ -638,7 +656,7 @@ func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Du
 }
 
 // sealVerificationArgs seals, in place, the personal columns of what
-// verificationArgs returned (to_addr and client_ip).
+// verificationArgs returned (to_addr, client_ip and fallback_to).
 func sealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
 	if sl == nil {
 		return nil
@@ -647,6 +665,11 @@ func sealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
 	if err != nil {
 		return err
 	}
-	args[0], args[7] = to, ip
+	last := len(args) - 1 // fallback_to
+	fallbackTo, err := otpd.SealFallbackTo(sl, id, args[last].(string))
+	if err != nil {
+		return err
+	}
+	args[0], args[7], args[last] = to, ip, fallbackTo
 	return nil
 }

@@ -14,19 +14,20 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/internal/msgdiff"
+	"github.com/otpd/otpd/internal/rowcodec"
 )
 
 const verificationColumns = `id, service_id, to_addr, to_key, channel, status, locale, purpose,
 	reference, client_ip, tx_amount, tx_currency, tx_payee, code_length, code_alphabet, key_id,
 	salt, code_hash, max_attempts, attempts, max_sends, sends, resend_cooldown_seconds,
-	created_at, updated_at, expires_at, last_sent_at, fallback`
+	created_at, updated_at, expires_at, last_sent_at, fallback, fallback_to`
 
 const messageColumns = `id, verification_id, service_id, channel, status, error, provider_id,
 	attempts, next_attempt_at, created_at, updated_at, fallback_at`
 
 const (
 	sqlInsertVerification = `INSERT INTO verifications (` + verificationColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlGetVerification = `SELECT ` + verificationColumns + `
 	FROM verifications WHERE service_id = ? AND id = ?`
 	// Every column but id and service_id, in verificationColumns order.
@@ -35,7 +36,7 @@ const (
 	tx_currency = ?, tx_payee = ?, code_length = ?, code_alphabet = ?, key_id = ?, salt = ?,
 	code_hash = ?, max_attempts = ?, attempts = ?, max_sends = ?, sends = ?,
 	resend_cooldown_seconds = ?, created_at = ?, updated_at = ?, expires_at = ?, last_sent_at = ?,
-	fallback = ?
+	fallback = ?, fallback_to = ?
 	WHERE id = ?`
 	// The look-ups by service name their index. Without statistics (a new
 	// database, or one never analyzed) SQLite's planner prefers
@@ -108,7 +109,11 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 	if t := v.Transaction; t != nil {
 		amount, currency, payee = t.Amount, t.Currency, t.Payee
 	}
-	fallback, err := jsonList(v.Fallback)
+	fallback, err := rowcodec.List(v.Fallback)
+	if err != nil {
+		return nil, err
+	}
+	fallbackTo, err := otpd.FallbackToColumn(v)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +122,7 @@ func verificationArgs(v *otpd.Verification) ([]any, error) {
 		v.ClientIP, amount, currency, payee, v.CodeLength, string(v.Alphabet), v.KeyID, v.Salt,
 		v.CodeHash, v.MaxAttempts, v.Attempts, v.MaxSends, v.Sends, cooldown,
 		millis(v.CreatedAt), millis(v.UpdatedAt), millis(v.ExpiresAt), nullMillis(v.LastSentAt),
-		fallback,
+		fallback, fallbackTo,
 	}, nil
 }
 
@@ -132,7 +137,9 @@ func messageArgs(m *otpd.Message) []any {
 
 type scanner interface{ Scan(...any) error }
 
-func scanVerification(sc scanner) (*otpd.Verification, error) {
+// scanVerification reads a row of verificationColumns and opens its sealed
+// columns.
+func scanVerification(sl otpd.Sealer, sc scanner) (*otpd.Verification, error) {
 	var (
 		v                               otpd.Verification
 		channel, status, alphabet       string
@@ -140,17 +147,23 @@ func scanVerification(sc scanner) (*otpd.Verification, error) {
 		cooldown                        int64
 		createdAt, updatedAt, expiresAt int64
 		lastSentAt                      sql.NullInt64
-		fallback                        string
+		fallback, fallbackTo            string
 	)
 	err := sc.Scan(&v.ID, &v.ServiceID, &v.To, &v.ToKey, &channel, &status, &v.Locale, &v.Purpose,
 		&v.Reference, &v.ClientIP, &amount, &currency, &payee, &v.CodeLength, &alphabet, &v.KeyID,
 		&v.Salt, &v.CodeHash, &v.MaxAttempts, &v.Attempts, &v.MaxSends, &v.Sends, &cooldown,
-		&createdAt, &updatedAt, &expiresAt, &lastSentAt, &fallback)
+		&createdAt, &updatedAt, &expiresAt, &lastSentAt, &fallback, &fallbackTo)
 	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(fallback), &v.Fallback); err != nil {
 		return nil, fmt.Errorf("fallback: %w", err)
+	}
+	if err := otpd.OpenVerification(sl, &v); err != nil {
+		return nil, err
+	}
+	if err := otpd.OpenFallbackTo(sl, &v, fallbackTo); err != nil {
+		return nil, err
 	}
 	v.Channel = otpd.ChannelName(channel)
 	v.Status = otpd.VerificationStatus(status)
@@ -189,10 +202,7 @@ func scanMessage(sc scanner) (*otpd.Message, error) {
 
 // loadVerification reads a verification of the service and its messages.
 func loadVerification(q *txn, serviceID, id string) (*otpd.Verification, error) {
-	v, err := scanVerification(q.queryRow(sqlGetVerification, serviceID, id))
-	if err == nil {
-		err = openVerification(q.sealer, v)
-	}
+	v, err := scanVerification(q.sealer, q.queryRow(sqlGetVerification, serviceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("verification", id)
 	}
@@ -382,10 +392,7 @@ func (s *Store) ListVerifications(ctx context.Context, f otpd.VerificationFilter
 		}
 		defer rows.Close()
 		for rows.Next() {
-			v, err := scanVerification(rows)
-			if err == nil {
-				err = openVerification(tx.sealer, v)
-			}
+			v, err := scanVerification(tx.sealer, rows)
 			if err != nil {
 				return err
 			}
@@ -415,10 +422,7 @@ func (s *Store) FindPending(ctx context.Context, serviceID string, toKeys []stri
 	var v *otpd.Verification
 	err = s.read(ctx, func(tx *txn) error {
 		var err error
-		v, err = scanVerification(tx.queryRow(sqlFindPending, serviceID, string(keys), millis(now)))
-		if err == nil {
-			err = openVerification(tx.sealer, v)
-		}
+		v, err = scanVerification(tx.sealer, tx.queryRow(sqlFindPending, serviceID, string(keys), millis(now)))
 		if err != nil {
 			return err
 		}
@@ -641,9 +645,9 @@ func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Du
 }
 
 // sealVerificationArgs seals, in place, the personal columns of what
-// verificationArgs returned (to_addr and client_ip). Sealing comes after
-// writeChanges compares the plain values: a fresh nonce would make every
-// update look like a change.
+// verificationArgs returned (to_addr, client_ip and fallback_to). Sealing
+// comes after writeChanges compares the plain values: a fresh nonce would
+// make every update look like a change.
 func sealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
 	if sl == nil {
 		return nil
@@ -652,10 +656,11 @@ func sealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
 	if err != nil {
 		return err
 	}
-	args[0], args[7] = to, ip
+	last := len(args) - 1 // fallback_to
+	fallbackTo, err := otpd.SealFallbackTo(sl, id, args[last].(string))
+	if err != nil {
+		return err
+	}
+	args[0], args[7], args[last] = to, ip, fallbackTo
 	return nil
-}
-
-func openVerification(sl otpd.Sealer, v *otpd.Verification) error {
-	return otpd.OpenVerification(sl, v)
 }

@@ -40,6 +40,7 @@ func WritePersonalData(t *testing.T, s Store) PersonalData {
 	v := NewVerification(p.Service, now)
 	v.To = to
 	v.ClientIP = "198.51.100." + fmt.Sprint(10+now.UnixNano()%200)
+	v.FallbackTo = map[otpd.ChannelName]string{otpd.ChannelEmail: "ana." + tag + "@example.com"}
 	p.Event = NewEvent(v, otpd.EventVerificationCreated, now)
 	p.Event.Data = []byte(`{"id":"` + v.ID + `","to":"` + to + `","note":"event-` + tag + `"}`)
 	v.Events = []*otpd.Event{p.Event}
@@ -59,7 +60,7 @@ func WritePersonalData(t *testing.T, s Store) PersonalData {
 	p.Idempotency.Body = []byte(`{"to":"` + to + `","body":"idem-` + tag + `"}`)
 	require.NoError(t, s.CompleteIdempotencyKey(ctx, p.Idempotency))
 
-	p.Plain = []string{to, to[1:], v.ClientIP, p.Device.Token, "event-" + tag, "idem-" + tag + `"}`, p.Service.WebhookSecret}
+	p.Plain = []string{to, to[1:], v.ClientIP, v.FallbackTo[otpd.ChannelEmail], p.Device.Token, "event-" + tag, "idem-" + tag + `"}`, p.Service.WebhookSecret}
 	p.CheckReadsBack(t, s)
 	return p
 }
@@ -76,6 +77,7 @@ func (p PersonalData) CheckReadsBack(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Equal(t, p.Verification.To, v.To)
 	require.Equal(t, p.Verification.ClientIP, v.ClientIP)
+	require.Equal(t, p.Verification.FallbackTo, v.FallbackTo)
 	e, err := s.GetEvent(ctx, p.Service.ID, p.Event.ID)
 	require.NoError(t, err)
 	require.JSONEq(t, string(p.Event.Data), string(e.Data))

@@ -170,6 +170,7 @@ func NewVerification(svc *otpd.Service, now time.Time) *otpd.Verification {
 			Payee:    "ACME Shop",
 		},
 		Fallback:       []otpd.ChannelName{otpd.ChannelWhatsApp, otpd.ChannelEmail},
+		FallbackTo:     map[otpd.ChannelName]string{otpd.ChannelEmail: "ana@example.com"},
 		CodeLength:     svc.Policy.CodeLength,
 		Alphabet:       svc.Policy.Alphabet,
 		KeyID:          "k1",

@@ -9,14 +9,19 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd/client"
@@ -194,4 +199,72 @@ func TestPushOverFCM(t *testing.T) {
 	require.NotContains(t, log, code, "the code is never logged")
 	require.NotContains(t, log, "fcm-token-live", "nor a device token")
 	require.NotContains(t, log, fcmAccess, "nor an access token")
+}
+
+// TestPushDeadTokenFallsBackToEmail: a push verification that names the
+// person's e-mail address for its e-mail step; the token is dead, so the
+// device is marked dead and the same code goes out over SMTP to that
+// address.
+func TestPushDeadTokenFallsBackToEmail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fcm := newFakeFCM(t)
+	sink := &smtpSink{}
+	smtpSrv := smtp.NewServer(sink)
+	smtpSrv.Domain = "mx.test"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = smtpSrv.Serve(ln) }()
+	t.Cleanup(func() { _ = smtpSrv.Close() })
+	cfgPath := filepath.Join(t.TempDir(), "otpd.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(`push:
+  fcm:
+    service_account_file: `+fcmServiceAccount(t, fcm.srv.URL+"/token")+`
+    base_url: `+fcm.srv.URL+`
+email:
+  url: smtp://`+ln.Addr().String()+`?tls=none&from=otp@acme.example
+`), 0o600))
+	const token = "a-fixed-admin-token-0123"
+	srv := startServerArgs(t, t.TempDir(), "--admin-token", token, "--config", cfgPath)
+	c := client.New(srv.url, token)
+	svc, err := c.CreateService(ctx, client.CreateServiceParams{Name: "Acme Bank", Channels: []string{"push", "email"}})
+	require.NoError(t, err)
+
+	dead, err := c.RegisterDevice(ctx, svc.ID, client.RegisterDeviceParams{Platform: client.PlatformAndroid, Token: fcmDeadToken})
+	require.NoError(t, err)
+	v, err := c.StartVerification(ctx, svc.ID, client.StartParams{To: dead.ID, Channel: client.ChannelPush,
+		Fallback: []string{client.ChannelEmail}, FallbackTo: map[string]string{client.ChannelEmail: "ana@example.com"}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"email": "ana@example.com"}, v.FallbackTo)
+	fcm.waitFor(t, fcmDeadToken)
+
+	var raw string
+	require.Eventually(t, func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		if len(sink.msgs) == 0 {
+			return false
+		}
+		raw = sink.msgs[0]
+		return true
+	}, 15*time.Second, 10*time.Millisecond, "no e-mail after the push failed")
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	require.NoError(t, err)
+	to, err := mail.ParseAddress(msg.Header.Get("To"))
+	require.NoError(t, err)
+	require.Equal(t, "ana@example.com", to.Address)
+	code := regexp.MustCompile(`\b([0-9]{6})\b`).FindStringSubmatch(raw)
+	require.NotNil(t, code, "no code in the e-mail")
+
+	d, err := c.GetDevice(ctx, svc.ID, dead.ID)
+	require.NoError(t, err)
+	require.Equal(t, "dead", d.Status)
+	got, err := c.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Len(t, got.Messages, 2)
+	require.Equal(t, []string{"push", "failed"}, []string{got.Messages[0].Channel, got.Messages[0].Status})
+	require.Equal(t, "email", got.Messages[1].Channel)
+	res, err := c.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code[1]})
+	require.NoError(t, err)
+	require.True(t, res.Valid, "the e-mail carries the same code")
 }
