@@ -246,7 +246,7 @@ var (
 	writeQueries = []string{
 		sqlInsertService, sqlUpdateService, sqlDeleteService,
 		sqlInsertKey, sqlDeleteKey, sqlTouchKey,
-		sqlInsertVerification, sqlGetVerification, sqlGetMessages, sqlUpdateVerification,
+		sqlInsertVerification, sqlGetVerification, sqlGetMessages, sqlUpdateVerification, sqlBumpVersion,
 		sqlInsertMessage, sqlUpdateMessage, sqlInsertRef,
 		sqlClaimMessages, sqlClaimFallbacks, sqlPurgeVerifications,
 		sqlInsertEvent, sqlClaimEvents, sqlInsertAttempt, sqlSetDelivery, sqlRedeliverEvent,

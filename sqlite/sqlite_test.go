@@ -178,6 +178,56 @@ func TestUpdateVerificationPanicReleasesWriter(t *testing.T) {
 	require.Equal(t, v.Attempts, got.Attempts)
 }
 
+// UpdateVerification prepares its write from a read and writes it only if
+// the verification did not change meanwhile: a write that came between is
+// neither overwritten nor lost, and fn runs again on what it wrote.
+func TestUpdateVerificationRunsAgainAfterAWriteBetween(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	now := time.Now()
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, now)
+	require.NoError(t, s.CreateVerification(ctx, v))
+
+	for _, messagesOnly := range []bool{false, true} {
+		// The write between changes only a message: the version guards
+		// messages too.
+		calls := 0
+		var seen []int
+		got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+			calls++
+			seen = append(seen, v.Attempts)
+			if calls == 1 {
+				_, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+					if messagesOnly {
+						v.Messages[0].Error = "between"
+					} else {
+						v.Attempts++
+					}
+					return nil
+				})
+				require.NoError(t, err)
+			}
+			v.Attempts++
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, 2, calls, "fn runs again after the write between")
+		if messagesOnly {
+			require.Equal(t, seen[0], seen[1])
+			require.Equal(t, "between", got.Messages[0].Error)
+		} else {
+			require.Equal(t, seen[0]+1, seen[1], "the second call sees the write between")
+		}
+		read, err := s.GetVerification(ctx, svc.ID, v.ID)
+		require.NoError(t, err)
+		require.Equal(t, seen[1]+1, read.Attempts)
+		require.Equal(t, got.Attempts, read.Attempts)
+	}
+}
+
 func rawDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", path)
