@@ -43,6 +43,8 @@ var errClosed = errors.New("sqlite: store is closed")
 // (its changes are rolled back, others' are not). fn must only use the txn
 // it is given: it runs on the writer goroutine.
 func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
+	s.backlog.Add(1)
+	defer s.backlog.Add(-1)
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
 	select {
 	case s.writes <- req:
@@ -60,6 +62,10 @@ func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
 	}
 	return res.err
 }
+
+// WriteBacklog returns how many writes are waiting for the writer or
+// running: the engine refuses new work past a limit (otpd.WriteBacklogger).
+func (s *Store) WriteBacklog() int { return int(s.backlog.Load()) }
 
 // writer runs batches until the store closes. It owns the write connection.
 func (s *Store) writer() {

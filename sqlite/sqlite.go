@@ -42,6 +42,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -53,6 +54,7 @@ import (
 var (
 	_ otpd.Store            = (*Store)(nil)
 	_ otpd.IdempotencyStore = (*Store)(nil)
+	_ otpd.WriteBacklogger  = (*Store)(nil)
 )
 
 //go:embed migrations/*.sql
@@ -72,6 +74,7 @@ type Store struct {
 	rs   map[string]*sql.Stmt
 
 	writes     chan *writeReq // to the writer goroutine: see groupcommit.go
+	backlog    atomic.Int64   // writes in write(): waiting for the writer or running
 	closing    chan struct{}  // closed by Close
 	closeOnce  sync.Once
 	writerDone chan struct{} // closed when the writer has stopped

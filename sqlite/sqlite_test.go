@@ -276,6 +276,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	require.Zero(t, s.WriteBacklog(), "every answered write has left the backlog")
 	require.NoError(t, s.Close())
 
 	s, err = sqlite.Open(ctx, path)
