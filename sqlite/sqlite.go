@@ -295,12 +295,28 @@ func closeStmts(stmts map[string]*sql.Stmt) {
 	}
 }
 
-// txn is a transaction that runs the pool's prepared statements.
+// txn is a transaction that runs the pool's prepared statements, or with
+// a nil tx, statements each on their own through the pool db.
 type txn struct {
 	ctx    context.Context
 	tx     *sql.Tx
+	db     *sql.DB // when tx is nil
 	stmts  map[string]*sql.Stmt
 	sealer otpd.Sealer
+}
+
+// queryer is what a txn runs statements on: its transaction or its pool.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (t *txn) on() queryer {
+	if t.tx == nil {
+		return t.db
+	}
+	return t.tx
 }
 
 // stmt returns query's prepared statement bound to the transaction, or nil.
@@ -308,31 +324,32 @@ type txn struct {
 // pool: taking another connection while holding the only write connection
 // would wait forever.
 func (t *txn) stmt(query string) *sql.Stmt {
-	if st := t.stmts[query]; st != nil {
+	st := t.stmts[query]
+	if st != nil && t.tx != nil {
 		return t.tx.StmtContext(t.ctx, st)
 	}
-	return nil
+	return st
 }
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {
 	if st := t.stmt(query); st != nil {
 		return st.ExecContext(t.ctx, args...)
 	}
-	return t.tx.ExecContext(t.ctx, query, args...)
+	return t.on().ExecContext(t.ctx, query, args...)
 }
 
 func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(query); st != nil {
 		return st.QueryContext(t.ctx, args...)
 	}
-	return t.tx.QueryContext(t.ctx, query, args...)
+	return t.on().QueryContext(t.ctx, query, args...)
 }
 
 func (t *txn) queryRow(query string, args ...any) *sql.Row {
 	if st := t.stmt(query); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.tx.QueryRowContext(t.ctx, query, args...)
+	return t.on().QueryRowContext(t.ctx, query, args...)
 }
 
 // read runs fn in a read transaction on the read pool, so that what it reads
