@@ -79,6 +79,7 @@ type Store struct {
 	closeOnce  sync.Once
 	writerDone chan struct{} // closed when the writer has stopped
 	sealer     otpd.Sealer   // encrypts personal data at rest; nil: stored in clear
+	recent     recentReads   // see recent.go
 }
 
 type config struct {

@@ -228,6 +228,51 @@ func TestUpdateVerificationRunsAgainAfterAWriteBetween(t *testing.T) {
 	}
 }
 
+// An update that starts from what a GetVerification read (recent.go) still
+// sees a write that came after that read — here by another Store on the
+// same file, as another process would — and erasing a destination leaves
+// no copy for an update to start from.
+func TestUpdateAfterGetSeesLaterWrites(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	s, other := openStore(t, path), openStore(t, path)
+	now := time.Now()
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, now)
+	require.NoError(t, s.CreateVerification(ctx, v))
+
+	read, err := s.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	_, err = other.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+		v.Attempts++
+		return nil
+	})
+	require.NoError(t, err)
+	var seen []int
+	got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+		seen = append(seen, v.Attempts)
+		v.Attempts++
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, []int{read.Attempts, read.Attempts + 1}, seen, "first from the read, then again from the store")
+	require.Equal(t, read.Attempts+2, got.Attempts, "no write lost")
+
+	_, err = s.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	_, err = s.EraseDestination(ctx, svc.ID, []string{v.ToKey})
+	require.NoError(t, err)
+	calls := 0
+	_, err = s.UpdateVerification(ctx, svc.ID, v.ID, func(*otpd.Verification) error {
+		calls++
+		return nil
+	})
+	require.ErrorIs(t, err, otpd.ErrNotFound)
+	require.Zero(t, calls, "the erased verification's copy was dropped")
+}
+
 func rawDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", path)

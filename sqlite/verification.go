@@ -350,14 +350,19 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 
 // GetVerification returns a verification of the service with its messages.
 func (s *Store) GetVerification(ctx context.Context, serviceID, id string) (*otpd.Verification, error) {
-	var v *otpd.Verification
+	var (
+		v       *otpd.Verification
+		version int64
+	)
+	gen := s.recent.begin()
 	err := s.read(ctx, func(tx *txn) (err error) {
-		v, _, err = loadVerification(tx, serviceID, id)
+		v, version, err = loadVerification(tx, serviceID, id)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get verification: %w", err)
 	}
+	s.recent.put(v, version, gen)
 	return v, nil
 }
 
@@ -499,9 +504,14 @@ func (s *Store) updateFromRead(ctx context.Context, serviceID, id string, fn fun
 	// and a ROLLBACK more): the verification row is read first, so a
 	// commit that lands between the two — messages newer than the version
 	// read — has moved the version, and the write finds it moved.
-	v, version, err := loadVerification(&txn{ctx: ctx, db: s.r, stmts: s.rs, sealer: s.sealer}, serviceID, id)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: update verification: %w", err)
+	// Start from what a GetVerification just read, if one did (recent.go).
+	v, version, ok := s.recent.take(serviceID, id)
+	if !ok {
+		var err error
+		v, version, err = loadVerification(&txn{ctx: ctx, db: s.r, stmts: s.rs, sealer: s.sealer}, serviceID, id)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: update verification: %w", err)
+		}
 	}
 	before := v.Clone()
 	if err := fn(v); err != nil {
@@ -705,6 +715,9 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Dur
 // are no longer pending, oldest first, with their messages.
 func (s *Store) PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, err := s.execCount(ctx, sqlPurgeVerifications, limit, millis(before))
+	if n > 0 || err != nil {
+		s.recent.drop()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: purge verifications: %w", err)
 	}
