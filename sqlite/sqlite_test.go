@@ -89,6 +89,7 @@ func TestPragmas(t *testing.T) {
 		{true, "foreign_keys", "1"},
 		{true, "busy_timeout", "7000"},
 		{true, "query_only", "0"},
+		{true, "temp_store", "2"}, // MEMORY: savepoint sub-journals stay off disk
 		{false, "journal_mode", "wal"},
 		{false, "foreign_keys", "1"},
 		{false, "busy_timeout", "7000"},
