@@ -270,6 +270,7 @@ var (
 		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
 		sqlAddConversion, sqlPurgeConversions, sqlActiveBlock, sqlInsertBlock, sqlLiftBlock,
+		sqlSavepoint, sqlRelease, sqlRollbackTo,
 	}
 	readQueries = []string{
 		sqlGetService, sqlListServices, sqlGetKey, sqlListKeys, sqlKeyLastUsed,
