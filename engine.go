@@ -43,6 +43,8 @@ type Engine struct {
 	notifyEvents  func()
 	eventData     func(*Verification, time.Time) ([]byte, error)
 	webhookWindow time.Duration
+	backlog       WriteBacklogger // nil: the store does not queue writes
+	maxBacklog    int             // <= 0: no limit
 	sendTO        time.Duration
 	templates     templateCache
 	obs           Observer
@@ -110,6 +112,11 @@ type Config struct {
 	Limits Limits
 	// Guard screens starts for fraud such as SMS pumping; nil: no guard.
 	Guard FraudGuard
+	// MaxWriteBacklog is how many writes may wait for a store that queues
+	// them in the process (a WriteBacklogger: package sqlite) before Admit
+	// refuses new work; DefaultMaxWriteBacklog when zero, no limit when
+	// negative.
+	MaxWriteBacklog int
 	// Now is the clock; time.Now when nil. Tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -187,6 +194,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if e.webhookWindow <= 0 {
 		e.webhookWindow = DefaultWebhookRetryWindow
+	}
+	e.backlog, _ = cfg.Store.(WriteBacklogger)
+	switch e.maxBacklog = cfg.MaxWriteBacklog; {
+	case e.maxBacklog == 0:
+		e.maxBacklog = DefaultMaxWriteBacklog
+	case e.maxBacklog < 0:
+		e.maxBacklog = 0
 	}
 	if e.sendTO <= 0 {
 		e.sendTO = DefaultSendTimeout

@@ -28,6 +28,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrWebhookUnavailable: the service has no webhook_url to deliver events to.
 	ErrWebhookUnavailable = errors.New("webhook unavailable")
+	// ErrOverloaded: more writes wait for the store than it can answer in
+	// good time; RetryAfter says when to try again.
+	ErrOverloaded = errors.New("overloaded")
 )
 
 // Error is the error type of the domain. Kind is one of the sentinel errors

@@ -67,11 +67,14 @@ type Store interface {
 	// and the write, on this node or any other sharing the store. That is
 	// what makes a correct code valid exactly once. fn's error is returned
 	// as is, and nothing is written. Refs that fn adds to a message are
-	// recorded for FindMessageByRef. fn runs while the verification is
-	// locked (in SQLite, inside the writer's transaction; in PostgreSQL,
-	// holding the row lock and a pool connection): it must
-	// not call the store and must not do network I/O. Messages keep the
-	// order in which they were added.
+	// recorded for FindMessageByRef. fn may run while the verification is
+	// locked (in SQLite, first on a read and written only if the
+	// verification did not change since, else again inside the writer's
+	// transaction; in PostgreSQL, holding the row lock and a pool
+	// connection): it must not call the store and must not do network I/O,
+	// and since it may be called more than once, each time with a fresh
+	// load, it must set what it reports to its caller on every call rather
+	// than accumulate. Messages keep the order in which they were added.
 	UpdateVerification(ctx context.Context, serviceID, id string, fn func(*Verification) error) (*Verification, error)
 
 	// FindMessageByRef returns the message that a receipt's ref (as stored

@@ -52,6 +52,7 @@
 //	otpd.ErrWebhookUnavailable  409 webhook_unavailable
 //	otpd.ErrChannelUnavailable  422 channel_unavailable
 //	otpd.ErrRateLimited         429 rate_limited (with Retry-After and "retry_after_seconds")
+//	otpd.ErrOverloaded          503 overloaded (with Retry-After and "retry_after_seconds")
 //	anything else               500 internal_error (logged, never shown)
 //
 // RFC 9457 reserves "status" for the HTTP status, so the verification's

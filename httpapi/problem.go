@@ -25,6 +25,7 @@ const (
 	codeRateLimited         = "rate_limited"
 	codeWebhookUnavailable  = "webhook_unavailable"
 	codeRequestTooLarge     = "request_too_large"
+	codeOverloaded          = "overloaded"
 	codeInternalError       = "internal_error"
 )
 
@@ -43,6 +44,7 @@ var problemTitles = map[string]string{
 	codeRateLimited:         "Rate limited",
 	codeWebhookUnavailable:  "Webhook unavailable",
 	codeRequestTooLarge:     "Request too large",
+	codeOverloaded:          "Overloaded",
 	codeInternalError:       "Internal error",
 }
 
@@ -56,7 +58,8 @@ type problem struct {
 	Param  string `json:"param,omitempty"`
 	// VerificationStatus is the verification's status on verification_closed.
 	VerificationStatus otpd.VerificationStatus `json:"verification_status,omitempty"`
-	// RetryAfterSeconds repeats the Retry-After header on rate_limited.
+	// RetryAfterSeconds repeats the Retry-After header on rate_limited and
+	// overloaded.
 	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
 }
 
@@ -200,6 +203,12 @@ func errorResponse(err error) *response {
 		status, code = http.StatusUnprocessableEntity, codeChannelUnavailable
 		if detail == "" {
 			detail = "the channel cannot be used for this destination"
+		}
+	case errors.Is(err, otpd.ErrOverloaded):
+		status, code = http.StatusServiceUnavailable, codeOverloaded
+		p.RetryAfterSeconds = otpd.RetryAfterSeconds(oe.RetryAfter)
+		if detail == "" {
+			detail = "the server is overloaded; retry later"
 		}
 	case errors.Is(err, otpd.ErrWebhookUnavailable):
 		status, code = http.StatusConflict, codeWebhookUnavailable

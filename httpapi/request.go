@@ -79,6 +79,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, acc access, ep
 	// The engine records admin actions in the audit log under whoever
 	// this request acts for.
 	ctx = otpd.WithPrincipal(ctx, c.principal)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A write waits behind every write queued before it: past the
+		// engine's limit, refuse it now (503 overloaded, Retry-After)
+		// rather than queue it too, and before its Idempotency-Key is
+		// reserved (a write itself). Reads are not shed: they do not wait
+		// for the writer.
+		if err := s.engine.Admit(); err != nil {
+			return s.errorResponse(r, err)
+		}
+	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodPut {
 		if c.body, err = readBody(w, r); err != nil {
 			return s.errorResponse(r, err)

@@ -369,3 +369,42 @@ func TestInternalErrorsAndLogging(t *testing.T) {
 		require.NotContains(t, out, secret, "the log holds no tokens, destinations, bodies, ids or codes")
 	}
 }
+
+// backloggedStore reports a write backlog the test sets.
+type backloggedStore struct {
+	otpd.Store
+	n atomic.Int64
+}
+
+func (s *backloggedStore) WriteBacklog() int { return int(s.n.Load()) }
+
+// A write that finds the store's write queue full is refused at once with
+// 503 overloaded and Retry-After, before its Idempotency-Key is used;
+// reads still answer, and writes run again once the queue has drained.
+func TestOverloadedStoreShedsWrites(t *testing.T) {
+	t.Parallel()
+	var store *backloggedStore
+	b := setup(t, func(o *setupOpts) {
+		o.wrap = func(s *sqlite.Store) otpd.Store {
+			store = &backloggedStore{Store: s}
+			return store
+		}
+	})
+	sid := b.service(t, nil)
+	key := b.key(t, sid)
+	vid := b.start(t, sid, key, nil)
+
+	store.n.Store(otpd.DefaultMaxWriteBacklog)
+	r := b.do(t, "POST", vpath(sid), key, map[string]any{"to": "+447700900123"}, idemKey("shed-me"))
+	p := requireProblem(t, r, http.StatusServiceUnavailable, "overloaded")
+	require.Equal(t, "1", r.Header.Get("Retry-After"))
+	require.Equal(t, float64(1), p["retry_after_seconds"])
+	requireProblem(t, b.do(t, "POST", vpath(sid, vid, "check"), key, map[string]any{"code": "000000"}),
+		http.StatusServiceUnavailable, "overloaded")
+	b.must(t, http.StatusOK, "GET", vpath(sid, vid), key, nil)
+
+	store.n.Store(otpd.DefaultMaxWriteBacklog - 1)
+	r = b.do(t, "POST", vpath(sid), key, map[string]any{"to": "+447700900123"}, idemKey("shed-me"))
+	require.Equal(t, http.StatusCreated, r.Status, "the shed request left its key unused: %s", r.Body)
+	require.Empty(t, r.Header.Get("Idempotent-Replayed"))
+}

@@ -49,6 +49,9 @@ func (s *Store) EraseDestination(ctx context.Context, serviceID string, toKeys [
 		}
 		return nil
 	})
+	// Whatever the outcome: no copy of an erased verification stays in
+	// memory (recent.go).
+	s.recent.drop()
 	if err != nil {
 		return otpd.Erasure{}, fmt.Errorf("sqlite: erase destination: %w", err)
 	}

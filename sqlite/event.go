@@ -80,30 +80,57 @@ func deliveryArgs(d otpd.EventDelivery) []any {
 		nullMillis(d.LastAttemptAt), d.LastStatusCode, d.LastError, nullMillis(d.DeliveredAt)}
 }
 
-// insertEvents writes the events of a change.
-func insertEvents(tx *txn, v *otpd.Verification) error {
+// eventRow is an event's sqlInsertEvent arguments, its data sealed.
+type eventRow []any
+
+// prepareEvents returns the rows of v's new events, made (sealed) before
+// the write so that the writer goroutine only runs the inserts.
+func prepareEvents(sl otpd.Sealer, v *otpd.Verification) ([]eventRow, error) {
+	if len(v.Events) == 0 {
+		return nil, nil
+	}
+	rows := make([]eventRow, 0, len(v.Events))
 	for _, e := range v.Events {
 		if e.ServiceID != v.ServiceID || e.VerificationID != v.ID {
-			return fmt.Errorf("event %s is not of verification %s", e.ID, v.ID)
+			return nil, fmt.Errorf("event %s is not of verification %s", e.ID, v.ID)
 		}
-		if err := insertEvent(tx, e); err != nil {
-			return err
+		row, err := eventArgs(sl, e)
+		if err != nil {
+			return nil, err
 		}
+		rows = append(rows, row)
 	}
-	return nil
+	return rows, nil
+}
+
+// eventArgs returns e's sqlInsertEvent arguments, its data sealed.
+func eventArgs(sl otpd.Sealer, e *otpd.Event) (eventRow, error) {
+	data, err := otpd.SealEventData(sl, e)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), millis(e.CreatedAt), nonNil(data)},
+		deliveryArgs(e.Delivery)...)
+	return append(args, e.ServiceID), nil
 }
 
 // insertEvent writes one event, disabled when its service has no
 // webhook_url.
 func insertEvent(tx *txn, e *otpd.Event) error {
-	data, err := otpd.SealEventData(tx.sealer, e)
+	row, err := eventArgs(tx.sealer, e)
 	if err != nil {
-		return fmt.Errorf("event %s: %w", e.ID, err)
+		return err
 	}
-	args := append([]any{e.ID, e.VerificationID, e.MessageID, string(e.Type), millis(e.CreatedAt), nonNil(data)},
-		deliveryArgs(e.Delivery)...)
-	if _, err := tx.exec(sqlInsertEvent, append(args, e.ServiceID)...); err != nil {
-		return fmt.Errorf("event %s: %w", e.ID, err)
+	return writeEvents(tx, []eventRow{row})
+}
+
+// writeEvents inserts events, each disabled when its service has no
+// webhook_url.
+func writeEvents(tx *txn, events []eventRow) error {
+	for _, args := range events {
+		if _, err := tx.exec(sqlInsertEvent, args...); err != nil {
+			return fmt.Errorf("event %s: %w", args[0], err)
+		}
 	}
 	return nil
 }

@@ -43,6 +43,8 @@ var errClosed = errors.New("sqlite: store is closed")
 // (its changes are rolled back, others' are not). fn must only use the txn
 // it is given: it runs on the writer goroutine.
 func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
+	s.backlog.Add(1)
+	defer s.backlog.Add(-1)
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
 	select {
 	case s.writes <- req:
@@ -60,6 +62,10 @@ func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
 	}
 	return res.err
 }
+
+// WriteBacklog returns how many writes are waiting for the writer or
+// running: the engine refuses new work past a limit (otpd.WriteBacklogger).
+func (s *Store) WriteBacklog() int { return int(s.backlog.Load()) }
 
 // writer runs batches until the store closes. It owns the write connection.
 func (s *Store) writer() {
@@ -134,16 +140,25 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 }
 
+// The savepoint statements, prepared with the others: run twice per write,
+// parsing them each time was a visible share of the writer's time.
+const (
+	sqlSavepoint  = "SAVEPOINT w"
+	sqlRelease    = "RELEASE w"
+	sqlRollbackTo = "ROLLBACK TO w"
+)
+
 // runOne runs one write inside a savepoint of the batch's transaction.
 func (s *Store) runOne(tx *sql.Tx, r *writeReq) (res writeResult) {
 	ctx := context.WithoutCancel(r.ctx)
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+	t := &txn{ctx: ctx, tx: tx, stmts: s.ws, sealer: s.sealer}
+	if _, err := t.exec(sqlSavepoint); err != nil {
 		return writeResult{err: fmt.Errorf("sqlite: savepoint: %w", err)}
 	}
 	undo := func() {
 		// ROLLBACK TO leaves the savepoint open; RELEASE closes it.
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err == nil {
-			_, _ = tx.ExecContext(ctx, "RELEASE w")
+		if _, err := t.exec(sqlRollbackTo); err == nil {
+			_, _ = t.exec(sqlRelease)
 		}
 	}
 	defer func() {
@@ -152,11 +167,11 @@ func (s *Store) runOne(tx *sql.Tx, r *writeReq) (res writeResult) {
 			res = writeResult{panicked: p}
 		}
 	}()
-	if err := r.fn(&txn{ctx: ctx, tx: tx, stmts: s.ws, sealer: s.sealer}); err != nil {
+	if err := r.fn(t); err != nil {
 		undo()
 		return writeResult{err: err}
 	}
-	if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+	if _, err := t.exec(sqlRelease); err != nil {
 		undo()
 		return writeResult{err: fmt.Errorf("sqlite: release savepoint: %w", err)}
 	}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -15,8 +14,10 @@ const (
 	created_at, locked_until`
 	sqlGetIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
 	WHERE scope = ? AND key = ?`
+	// A new key (the common case) is one statement in the writer: the
+	// existing record is read only when the insert found one.
 	sqlInsertIdempotency = `INSERT INTO idempotency_keys (` + idempotencyColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`
 	sqlLockIdempotency = `UPDATE idempotency_keys SET locked_until = ?
 	WHERE scope = ? AND key = ?`
 	sqlCompleteIdempotency = `UPDATE idempotency_keys
@@ -52,20 +53,23 @@ func scanIdempotency(sl otpd.Sealer, sc scanner) (*otpd.IdempotencyRecord, error
 // rec.LockedUntil so that no other request takes it over as well.
 func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.IdempotencyRecord) (*otpd.IdempotencyRecord, error) {
 	var existing *otpd.IdempotencyRecord
-	err := s.write(ctx, func(tx *txn) error {
-		var err error
-		existing, err = scanIdempotency(tx.sealer, tx.queryRow(sqlGetIdempotency, rec.Scope, rec.Key))
-		if errors.Is(err, sql.ErrNoRows) {
-			existing = nil
-			body, err := otpd.SealIdempotencyBody(tx.sealer, rec)
-			if err != nil {
-				return err
-			}
-			_, err = tx.exec(sqlInsertIdempotency, rec.Scope, rec.Key, rec.RequestHash,
-				rec.Completed, rec.StatusCode, rec.Header, body, millis(rec.CreatedAt),
-				nullMillis(rec.LockedUntil))
+	// Sealed before the write, not on the writer goroutine.
+	body, err := otpd.SealIdempotencyBody(s.sealer, rec)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: reserve idempotency key: %w", err)
+	}
+	err = s.write(ctx, func(tx *txn) error {
+		existing = nil
+		res, err := tx.exec(sqlInsertIdempotency, rec.Scope, rec.Key, rec.RequestHash,
+			rec.Completed, rec.StatusCode, rec.Header, body, millis(rec.CreatedAt),
+			nullMillis(rec.LockedUntil))
+		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		existing, err = scanIdempotency(tx.sealer, tx.queryRow(sqlGetIdempotency, rec.Scope, rec.Key))
 		if err != nil {
 			return err
 		}

@@ -195,6 +195,7 @@ func (s *Store) DeleteService(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx *txn) error {
 		return execOne(tx, "service", id, sqlDeleteService, id)
 	})
+	s.recent.drop()
 	if err != nil {
 		return fmt.Errorf("sqlite: delete service: %w", err)
 	}

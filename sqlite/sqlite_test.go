@@ -89,6 +89,7 @@ func TestPragmas(t *testing.T) {
 		{true, "foreign_keys", "1"},
 		{true, "busy_timeout", "7000"},
 		{true, "query_only", "0"},
+		{true, "temp_store", "2"}, // MEMORY: savepoint sub-journals stay off disk
 		{false, "journal_mode", "wal"},
 		{false, "foreign_keys", "1"},
 		{false, "busy_timeout", "7000"},
@@ -178,6 +179,101 @@ func TestUpdateVerificationPanicReleasesWriter(t *testing.T) {
 	require.Equal(t, v.Attempts, got.Attempts)
 }
 
+// UpdateVerification prepares its write from a read and writes it only if
+// the verification did not change meanwhile: a write that came between is
+// neither overwritten nor lost, and fn runs again on what it wrote.
+func TestUpdateVerificationRunsAgainAfterAWriteBetween(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	now := time.Now()
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, now)
+	require.NoError(t, s.CreateVerification(ctx, v))
+
+	for _, messagesOnly := range []bool{false, true} {
+		// The write between changes only a message: the version guards
+		// messages too.
+		calls := 0
+		var seen []int
+		got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+			calls++
+			seen = append(seen, v.Attempts)
+			if calls == 1 {
+				_, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+					if messagesOnly {
+						v.Messages[0].Error = "between"
+					} else {
+						v.Attempts++
+					}
+					return nil
+				})
+				require.NoError(t, err)
+			}
+			v.Attempts++
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, 2, calls, "fn runs again after the write between")
+		if messagesOnly {
+			require.Equal(t, seen[0], seen[1])
+			require.Equal(t, "between", got.Messages[0].Error)
+		} else {
+			require.Equal(t, seen[0]+1, seen[1], "the second call sees the write between")
+		}
+		read, err := s.GetVerification(ctx, svc.ID, v.ID)
+		require.NoError(t, err)
+		require.Equal(t, seen[1]+1, read.Attempts)
+		require.Equal(t, got.Attempts, read.Attempts)
+	}
+}
+
+// An update that starts from what a GetVerification read (recent.go) still
+// sees a write that came after that read — here by another Store on the
+// same file, as another process would — and erasing a destination leaves
+// no copy for an update to start from.
+func TestUpdateAfterGetSeesLaterWrites(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "otpd.db")
+	s, other := openStore(t, path), openStore(t, path)
+	now := time.Now()
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, now)
+	require.NoError(t, s.CreateVerification(ctx, v))
+
+	read, err := s.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	_, err = other.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+		v.Attempts++
+		return nil
+	})
+	require.NoError(t, err)
+	var seen []int
+	got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+		seen = append(seen, v.Attempts)
+		v.Attempts++
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, []int{read.Attempts, read.Attempts + 1}, seen, "first from the read, then again from the store")
+	require.Equal(t, read.Attempts+2, got.Attempts, "no write lost")
+
+	_, err = s.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	_, err = s.EraseDestination(ctx, svc.ID, []string{v.ToKey})
+	require.NoError(t, err)
+	calls := 0
+	_, err = s.UpdateVerification(ctx, svc.ID, v.ID, func(*otpd.Verification) error {
+		calls++
+		return nil
+	})
+	require.ErrorIs(t, err, otpd.ErrNotFound)
+	require.Zero(t, calls, "the erased verification's copy was dropped")
+}
+
 func rawDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", path)
@@ -226,6 +322,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	require.Zero(t, s.WriteBacklog(), "every answered write has left the backlog")
 	require.NoError(t, s.Close())
 
 	s, err = sqlite.Open(ctx, path)

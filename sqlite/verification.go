@@ -28,7 +28,8 @@ const messageColumns = `id, verification_id, service_id, channel, status, error,
 const (
 	sqlInsertVerification = `INSERT INTO verifications (` + verificationColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlGetVerification = `SELECT ` + verificationColumns + `
+	// With the version, for UpdateVerification: read through versionScanner.
+	sqlGetVerification = `SELECT ` + verificationColumns + `, version
 	FROM verifications WHERE service_id = ? AND id = ?`
 	// Every column but id and service_id, in verificationColumns order.
 	sqlUpdateVerification = `UPDATE verifications SET to_addr = ?, to_key = ?, channel = ?,
@@ -36,8 +37,10 @@ const (
 	tx_currency = ?, tx_payee = ?, code_length = ?, code_alphabet = ?, key_id = ?, salt = ?,
 	code_hash = ?, max_attempts = ?, attempts = ?, max_sends = ?, sends = ?,
 	resend_cooldown_seconds = ?, created_at = ?, updated_at = ?, expires_at = ?, last_sent_at = ?,
-	fallback = ?, fallback_to = ?
-	WHERE id = ?`
+	fallback = ?, fallback_to = ?, version = version + 1
+	WHERE id = ? AND version = ?`
+	// An update that changed only messages still moves the version.
+	sqlBumpVersion = `UPDATE verifications SET version = version + 1 WHERE id = ? AND version = ?`
 	// The look-ups by service name their index. Without statistics (a new
 	// database, or one never analyzed) SQLite's planner prefers
 	// verifications_expiry for "status = 'pending' AND expires_at > ?",
@@ -200,31 +203,45 @@ func scanMessage(sc scanner) (*otpd.Message, error) {
 	return &m, nil
 }
 
-// loadVerification reads a verification of the service and its messages.
-func loadVerification(q *txn, serviceID, id string) (*otpd.Verification, error) {
-	v, err := scanVerification(q.sealer, q.queryRow(sqlGetVerification, serviceID, id))
+// loadVerification reads a verification of the service, its messages and
+// its version (see UpdateVerification). Called in a read transaction, the
+// two queries see one snapshot; outside one, see updateFromRead.
+func loadVerification(q *txn, serviceID, id string) (*otpd.Verification, int64, error) {
+	var version int64
+	v, err := scanVerification(q.sealer, versionScanner{q.queryRow(sqlGetVerification, serviceID, id), &version})
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("verification", id)
+		return nil, 0, notFound("verification", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("verification %s: %w", id, err)
+		return nil, 0, fmt.Errorf("verification %s: %w", id, err)
 	}
 	rows, err := q.query(sqlGetMessages, id)
 	if err != nil {
-		return nil, fmt.Errorf("verification %s: messages: %w", id, err)
+		return nil, 0, fmt.Errorf("verification %s: messages: %w", id, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
-			return nil, fmt.Errorf("verification %s: messages: %w", id, err)
+			return nil, 0, fmt.Errorf("verification %s: messages: %w", id, err)
 		}
 		v.Messages = append(v.Messages, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("verification %s: messages: %w", id, err)
+		return nil, 0, fmt.Errorf("verification %s: messages: %w", id, err)
 	}
-	return v, nil
+	return v, version, nil
+}
+
+// versionScanner scans a row of verificationColumns followed by the
+// version column.
+type versionScanner struct {
+	sc      scanner
+	version *int64
+}
+
+func (s versionScanner) Scan(dest ...any) error {
+	return s.sc.Scan(append(dest, s.version)...)
 }
 
 // loadMessages fills in the messages of vs with one query.
@@ -319,6 +336,11 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 			return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
 		}
 	}
+	// Sealed here, not on the writer goroutine: see UpdateVerification.
+	events, err := prepareEvents(s.sealer, v)
+	if err != nil {
+		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
+	}
 	err = s.write(ctx, func(tx *txn) error {
 		if _, err := tx.exec(sqlInsertVerification, append([]any{v.ID, v.ServiceID}, args...)...); err != nil {
 			return err
@@ -328,7 +350,7 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 				return err
 			}
 		}
-		return insertEvents(tx, v)
+		return writeEvents(tx, events)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
@@ -338,14 +360,19 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 
 // GetVerification returns a verification of the service with its messages.
 func (s *Store) GetVerification(ctx context.Context, serviceID, id string) (*otpd.Verification, error) {
-	var v *otpd.Verification
+	var (
+		v       *otpd.Verification
+		version int64
+	)
+	gen := s.recent.begin()
 	err := s.read(ctx, func(tx *txn) (err error) {
-		v, err = loadVerification(tx, serviceID, id)
+		v, version, err = loadVerification(tx, serviceID, id)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get verification: %w", err)
 	}
+	s.recent.put(v, version, gen)
 	return v, nil
 }
 
@@ -438,35 +465,70 @@ func (s *Store) FindPending(ctx context.Context, serviceID string, toKeys []stri
 }
 
 // UpdateVerification loads a verification with its messages, calls fn and
-// writes what fn changed, all in one write transaction: the single write
-// connection and BEGIN IMMEDIATE serialize it with every other write, in
-// this process and any other on the same file.
+// writes what fn changed, as if in one write transaction: no other write of
+// the verification comes between the load and the write, in this process or
+// any other on the same file.
 //
-// fn must not call the Store's write methods: the write connection is held
-// until it returns. A message fn appends must have an id; its VerificationID
-// is filled in when empty. fn may not change the verification's ID or
-// ServiceID, nor drop messages.
+// The single writer goroutine runs every write of the store one after
+// another, so whatever it does per write is the store's throughput limit.
+// UpdateVerification therefore keeps the load, fn and the comparison of
+// before and after off it: it loads from the read pool, calls fn and
+// prepares the statements on the caller's goroutine, and hands the writer
+// only the writes, guarded by the verification's version (a counter every
+// such write bumps): if the version moved since the load — another update
+// of the same verification committed, or is in the same batch ahead of
+// this one — nothing is written and the update runs again, this time
+// loading inside the writer's transaction, where nothing can come between
+// load and write. Of concurrent updates of one verification exactly one
+// wins each version, which is what makes a correct code valid once.
+//
+// fn may therefore be called twice, each time with a fresh load; it must
+// set whatever it reports to its caller on every call, not accumulate. fn
+// must not call the Store's write methods: on its second call it runs on
+// the writer goroutine. A message fn appends must have an id; its
+// VerificationID is filled in when empty. fn may not change the
+// verification's ID or ServiceID, nor drop messages.
 func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn func(*otpd.Verification) error) (*otpd.Verification, error) {
-	var (
-		v     *otpd.Verification
-		fnErr error
-	)
-	err := s.write(ctx, func(tx *txn) error {
-		var err error
-		v, err = loadVerification(tx, serviceID, id)
-		if err != nil {
-			return err
-		}
-		before := v.Clone()
-		if fnErr = fn(v); fnErr != nil {
-			return fnErr
-		}
-		return writeChanges(tx, before, v)
-	})
-	if fnErr != nil {
-		return nil, fnErr
+	v, err := s.updateFromRead(ctx, serviceID, id, fn)
+	if errors.Is(err, errVersionMoved) {
+		v, err = s.updateLocked(ctx, serviceID, id, fn)
 	}
+	return v, err
+}
+
+// errVersionMoved reports that a verification changed between the read an
+// update was prepared from and its write.
+var errVersionMoved = errors.New("sqlite: verification changed since it was read")
+
+// updateFromRead is UpdateVerification's first try: fn and the comparison
+// run on the caller's goroutine, on what the read pool shows; the writer
+// writes the changes if the verification's version is still the one read.
+func (s *Store) updateFromRead(ctx context.Context, serviceID, id string, fn func(*otpd.Verification) error) (*otpd.Verification, error) {
+	// Two statements outside a read transaction (which would cost a BEGIN
+	// and a ROLLBACK more): the verification row is read first, so a
+	// commit that lands between the two — messages newer than the version
+	// read — has moved the version, and the write finds it moved.
+	// Start from what a GetVerification just read, if one did (recent.go).
+	v, version, ok := s.recent.take(serviceID, id)
+	if !ok {
+		var err error
+		v, version, err = loadVerification(&txn{ctx: ctx, db: s.r, stmts: s.rs, sealer: s.sealer}, serviceID, id)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: update verification: %w", err)
+		}
+	}
+	before := v.Clone()
+	if err := fn(v); err != nil {
+		return nil, err
+	}
+	ch, err := prepareChanges(s.sealer, before, v)
 	if err != nil {
+		return nil, fmt.Errorf("sqlite: update verification: %w", err)
+	}
+	if err := s.write(ctx, func(tx *txn) error { return ch.write(tx, version) }); err != nil {
+		if errors.Is(err, errVersionMoved) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("sqlite: update verification: %w", err)
 	}
 	// Return what a read would now return.
@@ -474,36 +536,112 @@ func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn
 	return v, nil
 }
 
-// writeChanges writes the differences between before and after: the
-// verification row if any column changed, changed messages, and new ones.
-func writeChanges(tx *txn, before, after *otpd.Verification) error {
+// updateLocked loads, calls fn and writes, all inside one write of the
+// writer: nothing can change the verification in between. It is the
+// fallback of updateFromRead, for a verification other writes are busy
+// with.
+func (s *Store) updateLocked(ctx context.Context, serviceID, id string, fn func(*otpd.Verification) error) (*otpd.Verification, error) {
+	var (
+		v     *otpd.Verification
+		fnErr error
+	)
+	err := s.write(ctx, func(tx *txn) error {
+		var (
+			err     error
+			version int64
+		)
+		v, version, err = loadVerification(tx, serviceID, id)
+		if err != nil {
+			return err
+		}
+		before := v.Clone()
+		if fnErr = fn(v); fnErr != nil {
+			return fnErr
+		}
+		ch, err := prepareChanges(tx.sealer, before, v)
+		if err != nil {
+			return err
+		}
+		return ch.write(tx, version)
+	})
+	if fnErr != nil {
+		return nil, fnErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update verification: %w", err)
+	}
+	truncateVerification(v)
+	return v, nil
+}
+
+// changes are the statements that write what an update changed, prepared
+// (compared, encoded, sealed) before they reach the writer.
+type changes struct {
+	after    *otpd.Verification
+	row      []any // the verification's new column values; nil: none changed
+	messages []msgdiff.Change
+	events   []eventRow
+}
+
+// prepareChanges works out the differences between before and after: the
+// verification row if any column changed, changed messages, new ones, and
+// the events to write.
+func prepareChanges(sl otpd.Sealer, before, after *otpd.Verification) (*changes, error) {
 	if after.ID != before.ID || after.ServiceID != before.ServiceID {
-		return fmt.Errorf("verification %s: fn changed its id or service", before.ID)
+		return nil, fmt.Errorf("verification %s: fn changed its id or service", before.ID)
 	}
 	oldArgs, err := verificationArgs(before)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	newArgs, err := verificationArgs(after)
 	if err != nil {
-		return fmt.Errorf("verification %s: %w", after.ID, err)
+		return nil, fmt.Errorf("verification %s: %w", after.ID, err)
 	}
+	ch := &changes{after: after}
 	if !reflect.DeepEqual(oldArgs, newArgs) {
-		if err := sealVerificationArgs(tx.sealer, after.ID, newArgs); err != nil {
-			return fmt.Errorf("verification %s: %w", after.ID, err)
+		if err := sealVerificationArgs(sl, after.ID, newArgs); err != nil {
+			return nil, fmt.Errorf("verification %s: %w", after.ID, err)
 		}
-		if _, err := tx.exec(sqlUpdateVerification, append(newArgs, after.ID)...); err != nil {
-			return fmt.Errorf("verification %s: %w", after.ID, err)
-		}
+		ch.row = newArgs
 	}
-
-	changes, err := msgdiff.Messages(before, after, func(prev, m *otpd.Message) bool {
+	ch.messages, err = msgdiff.Messages(before, after, func(prev, m *otpd.Message) bool {
 		return !reflect.DeepEqual(messageArgs(prev), messageArgs(m))
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, c := range changes {
+	if ch.events, err = prepareEvents(sl, after); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// write runs the statements of ch in the writer's transaction, if the
+// verification's version is still version, and bumps it; otherwise it
+// writes nothing and returns errVersionMoved. The version moves with every
+// update, even one that changed only messages: messages are part of what
+// an update read.
+func (ch *changes) write(tx *txn, version int64) error {
+	after := ch.after
+	var (
+		res sql.Result
+		err error
+	)
+	if ch.row != nil {
+		res, err = tx.exec(sqlUpdateVerification, append(ch.row, after.ID, version)...)
+	} else {
+		res, err = tx.exec(sqlBumpVersion, after.ID, version)
+	}
+	if err != nil {
+		return fmt.Errorf("verification %s: %w", after.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("verification %s: %w", after.ID, err)
+	} else if n == 0 {
+		return errVersionMoved
+	}
+	for _, c := range ch.messages {
 		m := c.Message
 		if c.New {
 			if err := insertMessage(tx, after, m); err != nil {
@@ -520,7 +658,7 @@ func writeChanges(tx *txn, before, after *otpd.Verification) error {
 			}
 		}
 	}
-	return insertEvents(tx, after)
+	return writeEvents(tx, ch.events)
 }
 
 // truncateVerification brings v's times to what the store keeps.
@@ -581,6 +719,9 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Dur
 // are no longer pending, oldest first, with their messages.
 func (s *Store) PurgeVerifications(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, err := s.execCount(ctx, sqlPurgeVerifications, limit, millis(before))
+	if n > 0 || err != nil {
+		s.recent.drop()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: purge verifications: %w", err)
 	}
