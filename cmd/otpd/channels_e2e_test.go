@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,4 +286,52 @@ func TestEmailOverSMTP(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.Valid)
 	require.NotContains(t, otpdSrv.stderr.String(), code[1], "the code is never logged")
+}
+
+// TestFallbackTimerSurvivesRestart: WhatsApp accepts the message and no
+// receipt comes; the server is killed (SIGKILL) before the fallback timer
+// fires and started again on the same data: the timer was stored, so the
+// new process sends the same code by SMS when it runs out.
+func TestFallbackTimerSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	wa := newFakeWhatsApp(t)
+	cfgPath := filepath.Join(t.TempDir(), "otpd.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(`public_url: https://otp.example.com
+fallback_timeouts:
+  whatsapp: 4s
+whatsapp:
+  phone_number_id: "1234567890"
+  access_token: wa-token
+  app_secret: wa-app-secret
+  verify_token: wa-verify
+  template: otp_login
+  base_url: `+wa.srv.URL+`
+`), 0o600))
+	const token = "a-fixed-admin-token-0123"
+	dataDir := t.TempDir()
+	args := []string{"--dev", "--admin-token", token, "--config", cfgPath}
+	srv := startServerArgs(t, dataDir, args...)
+	c := client.New(srv.url, token)
+	svc, err := c.CreateService(ctx, client.CreateServiceParams{Name: "Acme", Channels: []string{"whatsapp", "sms"}})
+	require.NoError(t, err)
+	v, err := c.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
+	require.NoError(t, err)
+	sent := wa.waitFor(t, "447700900123")
+	got, err := c.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, "whatsapp", got.Channel, "the timer has not run out yet")
+
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
+	<-srv.done
+	srv2 := startServerArgs(t, dataDir, args...)
+	c2 := client.New(srv2.url, token)
+	code := codeFor(t, c2, "+447700900123", v.ID) // waits until the SMS arrives at the new process's dev SMSC
+	require.Equal(t, sent.code, code, "the same code")
+	got, err = c2.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"whatsapp", "sms"}, []string{got.Messages[0].Channel, got.Messages[1].Channel})
+	check, err := c2.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
+	require.NoError(t, err)
+	require.True(t, check.Valid)
 }
