@@ -335,3 +335,63 @@ whatsapp:
 	require.NoError(t, err)
 	require.True(t, check.Valid)
 }
+
+// TestRCSNotCapableFallsBackToSMS runs otpd with RCS (a fake RBM on
+// loopback, whose capability check answers 404 NOT_FOUND) before SMS: the
+// verification moves on to SMS at once, with the same code, and nothing was
+// sent over RBM.
+func TestRCSNotCapableFallsBackToSMS(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var paths []string
+	rbm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/token":
+			_, _ = io.WriteString(w, `{"access_token": "ya29.rbm", "expires_in": 3600, "token_type": "Bearer"}`)
+		case strings.HasSuffix(r.URL.Path, "/capabilities"):
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}`)
+		default:
+			w.WriteHeader(http.StatusInternalServerError) // nothing else may be asked
+		}
+	}))
+	t.Cleanup(rbm.Close)
+	cfgPath := filepath.Join(t.TempDir(), "otpd.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(`public_url: https://otp.example.com
+rcs:
+  agent_id: acme@rbm.goog
+  service_account_file: `+fcmServiceAccount(t, rbm.URL+"/token")+`
+  client_token: rbm-client-token
+  base_url: `+rbm.URL+`
+  token_url: `+rbm.URL+`/token
+`), 0o600))
+	const token = "a-fixed-admin-token-0123"
+	srv := startServerArgs(t, t.TempDir(), "--dev", "--admin-token", token, "--config", cfgPath)
+	c := client.New(srv.url, token)
+	svc, err := c.CreateService(ctx, client.CreateServiceParams{Name: "Acme", Channels: []string{"rcs", "sms"}})
+	require.NoError(t, err)
+	v, err := c.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
+	require.NoError(t, err)
+	require.Equal(t, "rcs", v.Channel)
+
+	code := codeFor(t, c, "+447700900123", v.ID)
+	got, err := c.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, "sms", got.Channel)
+	require.Equal(t, []string{"rcs", "failed"}, []string{got.Messages[0].Channel, got.Messages[0].Status})
+	require.NotNil(t, got.Messages[0].Error)
+	check, err := c.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
+	require.NoError(t, err)
+	require.True(t, check.Valid, "the SMS carries the verification's code")
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range paths {
+		require.NotContains(t, p, "agentMessages", "no message was sent over RBM")
+	}
+	require.Contains(t, strings.Join(paths, "\n"), "/v1/phones/+447700900123/capabilities")
+}
