@@ -8,7 +8,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -220,16 +219,9 @@ func (*smtpSession) Logout() error { return nil }
 func TestEmailOverSMTP(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	sink := &smtpSink{}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "mx.test"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
+	sink, smtpAddr := startSMTPSink(t, nil)
 	cfgPath := filepath.Join(t.TempDir(), "otpd.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte("email:\n  url: smtp://"+ln.Addr().String()+"?tls=none&from=otp@acme.example\n"), 0o600))
+	require.NoError(t, os.WriteFile(cfgPath, []byte("email:\n  url: smtp://"+smtpAddr+"?tls=none&from=otp@acme.example\n"), 0o600))
 	const token = "a-fixed-admin-token-0123"
 	otpdSrv := startServerArgs(t, t.TempDir(), "--admin-token", token, "--config", cfgPath)
 	c := client.New(otpdSrv.url, token)
@@ -239,16 +231,7 @@ func TestEmailOverSMTP(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "email", v.Channel)
 
-	var raw string
-	require.Eventually(t, func() bool {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		if len(sink.msgs) == 0 {
-			return false
-		}
-		raw = sink.msgs[0]
-		return true
-	}, 10*time.Second, 10*time.Millisecond, "the SMTP server got nothing")
+	raw := sink.first(t, "the SMTP server got nothing")
 	msg, err := mail.ReadMessage(strings.NewReader(raw))
 	require.NoError(t, err)
 	to, err := mail.ParseAddress(msg.Header.Get("To"))

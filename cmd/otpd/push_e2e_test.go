@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -21,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd/client"
@@ -209,20 +207,14 @@ func TestPushDeadTokenFallsBackToEmail(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fcm := newFakeFCM(t)
-	sink := &smtpSink{}
-	smtpSrv := smtp.NewServer(sink)
-	smtpSrv.Domain = "mx.test"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = smtpSrv.Serve(ln) }()
-	t.Cleanup(func() { _ = smtpSrv.Close() })
+	sink, smtpAddr := startSMTPSink(t, nil)
 	cfgPath := filepath.Join(t.TempDir(), "otpd.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(`push:
   fcm:
     service_account_file: `+fcmServiceAccount(t, fcm.srv.URL+"/token")+`
     base_url: `+fcm.srv.URL+`
 email:
-  url: smtp://`+ln.Addr().String()+`?tls=none&from=otp@acme.example
+  url: smtp://`+smtpAddr+`?tls=none&from=otp@acme.example
 `), 0o600))
 	const token = "a-fixed-admin-token-0123"
 	srv := startServerArgs(t, t.TempDir(), "--admin-token", token, "--config", cfgPath)
@@ -238,16 +230,7 @@ email:
 	require.Equal(t, map[string]string{"email": "ana@example.com"}, v.FallbackTo)
 	fcm.waitFor(t, fcmDeadToken)
 
-	var raw string
-	require.Eventually(t, func() bool {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		if len(sink.msgs) == 0 {
-			return false
-		}
-		raw = sink.msgs[0]
-		return true
-	}, 15*time.Second, 10*time.Millisecond, "no e-mail after the push failed")
+	raw := sink.first(t, "no e-mail after the push failed")
 	msg, err := mail.ReadMessage(strings.NewReader(raw))
 	require.NoError(t, err)
 	to, err := mail.ParseAddress(msg.Header.Get("To"))

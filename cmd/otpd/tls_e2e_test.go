@@ -193,8 +193,11 @@ func startSMTPSink(t *testing.T, cfg *tls.Config) (*smtpSink, string) {
 	srv := smtp.NewServer(sink)
 	srv.Domain = "mx.test"
 	srv.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -205,6 +208,22 @@ func startSMTPSink(t *testing.T, cfg *tls.Config) (*smtpSink, string) {
 		<-done
 	})
 	return sink, ln.Addr().String()
+}
+
+// first waits for the sink's first message and returns it, raw.
+func (s *smtpSink) first(t *testing.T, why string) string {
+	t.Helper()
+	var raw string
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.msgs) == 0 {
+			return false
+		}
+		raw = s.msgs[0]
+		return true
+	}, 15*time.Second, 10*time.Millisecond, why)
+	return raw
 }
 
 // received says how many messages the sink has.
