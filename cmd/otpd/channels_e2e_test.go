@@ -301,8 +301,16 @@ whatsapp:
 	v, err := c.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
 	require.NoError(t, err)
 	sent := wa.waitFor(t, "447700900123")
-	got, err := c.GetVerification(ctx, svc.ID, v.ID)
-	require.NoError(t, err)
+	// Killed once the send is recorded (so the timer is set), not merely
+	// made: a send whose outcome died with the process is sent again when
+	// its lease runs out, which is another test (TestCrashLosesNothing).
+	var got *client.Verification
+	require.Eventually(t, func() bool {
+		var err error
+		got, err = c.GetVerification(ctx, svc.ID, v.ID)
+		require.NoError(t, err)
+		return got.Messages[0].Status == "sent"
+	}, 10*time.Second, 5*time.Millisecond, "the WhatsApp send was not recorded")
 	require.Equal(t, "whatsapp", got.Channel, "the timer has not run out yet")
 
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
