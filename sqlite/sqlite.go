@@ -277,7 +277,7 @@ var (
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
 		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices,
 		sqlConversionStats, sqlGetBlock,
-		sqlGetTemplate, sqlListTemplates,
+		sqlGetTemplate, sqlListTemplates, sqlAnyEarlyReceipt,
 	}
 )
 
