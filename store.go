@@ -2,6 +2,8 @@ package otpd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -292,6 +294,76 @@ type IdempotencyStore interface {
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
 	// PurgeIdempotencyKeys deletes up to limit records created before t.
 	PurgeIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error)
+	// GetIdempotencyKey returns the record under (scope, key) as it is,
+	// without reserving or taking anything over; ErrNotFound when there is
+	// none. It is the read before a request whose record is written with
+	// its own change (IdempotentWrite).
+	GetIdempotencyKey(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
+}
+
+// IdempotentWrite asks the store to remember a request's response in the
+// transaction that creates the request's verification, instead of in a
+// reservation and a completion of their own: a start with an
+// Idempotency-Key is then one durable write, not three. It travels in the
+// context (WithIdempotentWrite), so that the engine between the API and
+// the store needs to know nothing of it, and every Store's
+// CreateVerification honours it:
+//
+//   - it sets Record.Subject to the verification's ToKey and
+//     Record's response to what Render returns for the verification, and
+//     inserts Record, complete, in the same transaction as the
+//     verification;
+//   - if a record under Record's scope and key exists, it writes nothing
+//     and returns an error wrapping ErrIdempotencyKeyUsed;
+//   - it sets Written once the record was written with the verification.
+//
+// A store's other writes ignore it.
+type IdempotentWrite struct {
+	// Record names the request: Scope, Key, RequestHash and CreatedAt.
+	Record *IdempotencyRecord
+	// Render returns the response to remember for the verification about
+	// to be created: the one the request answers with.
+	Render func(v *Verification) (status int, header, body []byte, err error)
+	// Written is set by the store when the record was committed with the
+	// verification.
+	Written bool
+}
+
+// ErrIdempotencyKeyUsed is what a store's CreateVerification returns
+// (wrapped) when an IdempotentWrite's key has a record already: nothing was
+// written, and the caller answers from that record.
+var ErrIdempotencyKeyUsed = errors.New("idempotency key already used")
+
+type idempotentWriteKey struct{}
+
+// WithIdempotentWrite returns a context that asks the store to write w's
+// record with the verification the request creates.
+func WithIdempotentWrite(ctx context.Context, w *IdempotentWrite) context.Context {
+	return context.WithValue(ctx, idempotentWriteKey{}, w)
+}
+
+// IdempotentWriteFrom returns the IdempotentWrite of ctx, or nil. Stores
+// call it in CreateVerification.
+func IdempotentWriteFrom(ctx context.Context) *IdempotentWrite {
+	w, _ := ctx.Value(idempotentWriteKey{}).(*IdempotentWrite)
+	return w
+}
+
+// Complete renders w's response for v into w.Record, ready for a store to
+// write with v. The store seals the body as for any record.
+func (w *IdempotentWrite) Complete(v *Verification) error {
+	if w.Render == nil {
+		return errors.New("idempotent write without a renderer")
+	}
+	status, header, body, err := w.Render(v)
+	if err != nil {
+		return fmt.Errorf("render idempotent response: %w", err)
+	}
+	r := w.Record
+	r.Completed, r.StatusCode, r.Header, r.Body = true, status, header, body
+	r.Subject = v.ToKey
+	r.LockedUntil = time.Time{}
+	return nil
 }
 
 // IdempotencyRecord is one remembered request and, once complete, its

@@ -38,6 +38,14 @@
 // remembered: both mean "try again", and a remembered 429 would turn a
 // cooldown into a 24-hour refusal.
 //
+// Most endpoints reserve the key in a write of its own, run, and complete
+// the record in another. Starting a verification, the hottest write, does
+// it in one (apiCreate, otpd.IdempotentWrite): the record is only read
+// first, and the store writes it, complete, in the transaction that
+// creates the verification. Of two requests with one key at once, the
+// store lets one write; the other, having written nothing, is answered
+// with the first's response instead of 409.
+//
 // # Errors
 //
 // Errors are RFC 9457 problem documents (application/problem+json) with a

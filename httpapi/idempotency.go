@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -105,6 +106,68 @@ func (s *Server) idempotent(ctx context.Context, c *call, key string, run func()
 	return res
 }
 
+// idempotentCreate runs a request of an apiCreate endpoint once per
+// (scope, key), with the same outcome as idempotent, in one durable write
+// where idempotent takes three: the record is read (not reserved) first,
+// and a new one is written by the store with the verification the request
+// creates. Two requests with one key at once both run up to that write;
+// the store lets one commit, and the other, having written nothing, is
+// answered as a retry is.
+func (s *Server) idempotentCreate(ctx context.Context, c *call, key string, ep endpoint) *response {
+	if s.idem == nil {
+		return s.run(ctx, c, ep)
+	}
+	classic := func() *response {
+		c.err = nil
+		return s.idempotent(ctx, c, key, func() *response { return s.run(ctx, c, ep) })
+	}
+	now := s.now().UTC()
+	rec := &otpd.IdempotencyRecord{
+		Scope:       idempotencyScope(c.principal),
+		Key:         key,
+		RequestHash: requestHash(c.r, c.body),
+		CreatedAt:   now,
+	}
+	switch _, err := s.idem.GetIdempotencyKey(ctx, rec.Scope, rec.Key); {
+	case err == nil:
+		// A record exists: a replay, a conflict, a request in progress or
+		// one to take over. idempotent knows them all.
+		return classic()
+	case !errors.Is(err, otpd.ErrNotFound):
+		return s.errorResponse(c.r, err)
+	}
+	w := &otpd.IdempotentWrite{Record: rec}
+	res := s.run(otpd.WithIdempotentWrite(ctx, w), c, ep)
+	if w.Written {
+		// What a retry will be answered with, to the byte.
+		return recorded(w.Record)
+	}
+	// Nothing of this request was written. If another with the key was
+	// meanwhile (the store refused this one's write for it, or this one
+	// failed on a limit the other had just used up), it is the answer.
+	if errors.Is(c.err, otpd.ErrIdempotencyKeyUsed) || res.status >= 400 {
+		if _, err := s.idem.GetIdempotencyKey(ctx, rec.Scope, rec.Key); err == nil {
+			return classic()
+		}
+	}
+	if res.status >= 500 || res.status == http.StatusTooManyRequests {
+		// Worth retrying: nothing to remember.
+		return res
+	}
+	// Refused before anything was written (a 4xx): remember the refusal,
+	// as idempotent does. Should another request have written first, that
+	// one's record stands.
+	rec.Completed = true
+	rec.StatusCode = res.status
+	rec.Header = encodeHeader(res.header)
+	rec.Body = res.body
+	if _, err := s.idem.ReserveIdempotencyKey(context.WithoutCancel(ctx), rec); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "remembering idempotent response",
+			slog.String("route", c.r.Pattern), slog.Any("err", err))
+	}
+	return res
+}
+
 // purgeAndReserve deletes the records past the replay window, then
 // reserves rec.
 func (s *Server) purgeAndReserve(ctx context.Context, rec *otpd.IdempotencyRecord) (*otpd.IdempotencyRecord, error) {
@@ -151,7 +214,8 @@ func encodeHeader(h http.Header) []byte {
 	return b
 }
 
-func replay(rec *otpd.IdempotencyRecord) *response {
+// recorded is the response rec remembers.
+func recorded(rec *otpd.IdempotencyRecord) *response {
 	res := &response{status: rec.StatusCode, header: http.Header{}, body: rec.Body}
 	var m map[string]string
 	_ = json.Unmarshal(rec.Header, &m)
@@ -163,6 +227,11 @@ func replay(rec *otpd.IdempotencyRecord) *response {
 	if res.status == http.StatusUnauthorized {
 		res.header.Set("WWW-Authenticate", `Bearer realm="otpd"`)
 	}
+	return res
+}
+
+func replay(rec *otpd.IdempotencyRecord) *response {
+	res := recorded(rec)
 	res.header.Set("Idempotent-Replayed", "true")
 	return res
 }

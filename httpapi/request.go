@@ -56,6 +56,8 @@ type call struct {
 	// about, set by endpoints that answer with a verification, so that a
 	// remembered response is erased with the destination's other data.
 	subject string
+	// err is the error the endpoint returned, if any.
+	err error
 }
 
 // endpoint handles a call. It returns the status and the value to encode
@@ -66,11 +68,21 @@ type endpoint func(ctx context.Context, c *call) (int, any, error)
 // reading, idempotency and error mapping.
 func (s *Server) api(acc access, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeResponse(w, s.serveAPI(w, r, acc, ep))
+		writeResponse(w, s.serveAPI(w, r, acc, ep, false))
 	})
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, acc access, ep endpoint) *response {
+// apiCreate is api for an endpoint whose one durable write creates a
+// verification: its Idempotency-Key is remembered in that write
+// (otpd.IdempotentWrite) rather than reserved and completed in writes of
+// its own. The endpoint sets the IdempotentWrite's Render.
+func (s *Server) apiCreate(acc access, ep endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeResponse(w, s.serveAPI(w, r, acc, ep, true))
+	})
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, acc access, ep endpoint, creates bool) *response {
 	ctx := r.Context()
 	c, err := s.authorize(r, acc)
 	if err != nil {
@@ -94,16 +106,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, acc access, ep
 			return s.errorResponse(r, err)
 		}
 	}
-	run := func() *response { return s.run(ctx, c, ep) }
 	if r.Method == http.MethodPost {
 		if key, ok := idempotencyKey(r); ok {
 			if err := validIdempotencyKey(key); err != nil {
 				return s.errorResponse(r, err)
 			}
-			return s.idempotent(ctx, c, key, run)
+			if creates {
+				return s.idempotentCreate(ctx, c, key, ep)
+			}
+			return s.idempotent(ctx, c, key, func() *response { return s.run(ctx, c, ep) })
 		}
 	}
-	return run()
+	return s.run(ctx, c, ep)
 }
 
 // run calls the endpoint, turning a panic into a 500 so that an
@@ -119,6 +133,7 @@ func (s *Server) run(ctx context.Context, c *call, ep endpoint) (res *response) 
 	}()
 	status, v, err := ep(ctx, c)
 	if err != nil {
+		c.err = err
 		return s.errorResponse(c.r, err)
 	}
 	return jsonResponse(status, v)

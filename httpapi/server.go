@@ -131,7 +131,7 @@ func (s *Server) routes(reg *prometheus.Registry, mounts map[string]http.Handler
 	m.Handle("GET /v1/services/{sid}/blocks/{bid}", s.api(adminService, s.getBlock))
 	m.Handle("DELETE /v1/services/{sid}/blocks/{bid}", s.api(adminService, s.liftBlock))
 
-	m.Handle("POST /v1/services/{sid}/verifications", s.api(serviceScoped, s.startVerification))
+	m.Handle("POST /v1/services/{sid}/verifications", s.apiCreate(serviceScoped, s.startVerification))
 	m.Handle("GET /v1/services/{sid}/verifications", s.api(serviceScoped, s.listVerifications))
 	m.Handle("GET /v1/services/{sid}/verifications/{vid}", s.api(serviceScoped, s.getVerification))
 	m.Handle("POST /v1/services/{sid}/verifications/{vid}/check", s.api(serviceScoped, s.checkVerification))

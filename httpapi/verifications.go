@@ -45,6 +45,14 @@ func (s *Server) startVerification(ctx context.Context, c *call) (int, any, erro
 		}
 		sr.TTL = fromSeconds(*req.TTLSeconds)
 	}
+	if w := otpd.IdempotentWriteFrom(ctx); w != nil {
+		// The response remembered for the Idempotency-Key, rendered when
+		// the store writes the verification, is the one this returns.
+		w.Render = func(v *otpd.Verification) (int, []byte, []byte, error) {
+			res := jsonResponse(http.StatusCreated, toVerificationJSON(v, s.now()))
+			return res.status, encodeHeader(res.header), res.body, nil
+		}
+	}
 	v, err := s.engine.Start(ctx, c.sid, sr)
 	if err != nil {
 		return 0, nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/otpd/otpd"
 )
@@ -31,6 +32,11 @@ const (
 	RETURNING ` + idempotencyColumns
 	sqlGetIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
 	WHERE scope = $1 AND key = $2`
+	// A record written with the verification of its request
+	// (otpd.IdempotentWrite), complete at once. No ON CONFLICT: a used key
+	// must fail the whole batch, verification included.
+	sqlInsertCompletedIdempotency = `INSERT INTO idempotency_keys (` + idempotencyColumns + `, subject)
+	VALUES ($1, $2, $3, true, $4, $5, $6, $7, NULL, $8)`
 	sqlCompleteIdempotency = `UPDATE idempotency_keys
 	SET completed = true, status_code = $1, header = $2, body = $3, locked_until = NULL, subject = $4
 	WHERE scope = $5 AND key = $6`
@@ -64,6 +70,45 @@ func scanIdempotency(sl otpd.Sealer, row pgx.Row) (*otpd.IdempotencyRecord, erro
 	r.CreatedAt = fromTS(createdAt)
 	r.LockedUntil = fromNullTS(lockedUntil)
 	return &r, otpd.OpenIdempotency(sl, &r)
+}
+
+// GetIdempotencyKey returns the record under (scope, key).
+func (s *Store) GetIdempotencyKey(ctx context.Context, scope, key string) (*otpd.IdempotencyRecord, error) {
+	r, err := scanIdempotency(s.sealer, s.pool.QueryRow(ctx, sqlGetIdempotency, scope, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: idempotency key: %w", otpd.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: idempotency key: %w", err)
+	}
+	return r, nil
+}
+
+// queueIdempotentInsert queues, first in b, the insert of the
+// otpd.IdempotentWrite's record that ctx carries for v, if any.
+func (s *Store) queueIdempotentInsert(ctx context.Context, b *pgx.Batch, v *otpd.Verification) (*otpd.IdempotentWrite, error) {
+	w := otpd.IdempotentWriteFrom(ctx)
+	if w == nil {
+		return nil, nil
+	}
+	if err := w.Complete(v); err != nil {
+		return nil, err
+	}
+	r := w.Record
+	body, err := otpd.SealIdempotencyBody(s.sealer, r)
+	if err != nil {
+		return nil, err
+	}
+	b.Queue(sqlInsertCompletedIdempotency, r.Scope, r.Key, r.RequestHash, r.StatusCode, r.Header, body,
+		ts(r.CreatedAt), r.Subject)
+	return w, nil
+}
+
+// isIdempotencyConflict reports whether err is the unique violation of an
+// idempotency key's insert.
+func isIdempotencyConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.TableName == "idempotency_keys"
 }
 
 // ReserveIdempotencyKey records rec as started, or returns the record that

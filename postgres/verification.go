@@ -303,8 +303,8 @@ func queueInsertMessage(b *pgx.Batch, v *otpd.Verification, m *otpd.Message) {
 	b.Queue(sqlInsertMessage, append(args, nullTS(m.LeaseUntil))...)
 }
 
-// CreateVerification inserts v and its messages in one transaction, in one
-// round trip: the inserts go as one batch, which PostgreSQL runs as one
+// CreateVerification inserts v and its messages (and the record of an
+// otpd.IdempotentWrite in ctx) in one transaction, in one round trip: the inserts go as one batch, which PostgreSQL runs as one
 // transaction (then, when it queues a message, notifies: see notify.go).
 func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) error {
 	args, err := verificationArgs(v)
@@ -315,6 +315,10 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
 	}
 	b := &pgx.Batch{}
+	idem, err := s.queueIdempotentInsert(ctx, b, v)
+	if err != nil {
+		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
+	}
 	b.Queue(sqlInsertVerification, append([]any{v.ID, v.ServiceID}, args...)...)
 	for _, m := range v.Messages {
 		if err := checkMessage(v, m); err != nil {
@@ -330,7 +334,13 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 		commitThenNotify(b)
 	}
 	if _, err := execBatch(ctx, s.pool, b); err != nil {
+		if isIdempotencyConflict(err) {
+			err = otpd.ErrIdempotencyKeyUsed
+		}
 		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
+	}
+	if idem != nil {
+		idem.Written = true
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,10 @@ const (
 	// existing record is read only when the insert found one.
 	sqlInsertIdempotency = `INSERT INTO idempotency_keys (` + idempotencyColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`
+	// A record written with the verification of its request
+	// (otpd.IdempotentWrite): complete at once.
+	sqlInsertCompletedIdempotency = `INSERT INTO idempotency_keys (` + idempotencyColumns + `, subject)
+	VALUES (?, ?, ?, 1, ?, ?, ?, ?, NULL, ?) ON CONFLICT (scope, key) DO NOTHING`
 	sqlLockIdempotency = `UPDATE idempotency_keys SET locked_until = ?
 	WHERE scope = ? AND key = ?`
 	sqlCompleteIdempotency = `UPDATE idempotency_keys
@@ -87,6 +92,38 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec *otpd.Idempotency
 		return nil, fmt.Errorf("sqlite: reserve idempotency key: %w", err)
 	}
 	return existing, nil
+}
+
+// GetIdempotencyKey returns the record under (scope, key), from the read
+// pool.
+func (s *Store) GetIdempotencyKey(ctx context.Context, scope, key string) (*otpd.IdempotencyRecord, error) {
+	r, err := scanIdempotency(s.sealer, s.readRow(ctx, sqlGetIdempotency, scope, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: idempotency key: %w", otpd.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: idempotency key: %w", err)
+	}
+	return r, nil
+}
+
+// idempotentInsert prepares the insert of an otpd.IdempotentWrite's
+// record for the verification v: rendered and sealed off the writer. It
+// returns nil when ctx carries none.
+func (s *Store) idempotentInsert(ctx context.Context, v *otpd.Verification) (*otpd.IdempotentWrite, []any, error) {
+	w := otpd.IdempotentWriteFrom(ctx)
+	if w == nil {
+		return nil, nil, nil
+	}
+	if err := w.Complete(v); err != nil {
+		return nil, nil, err
+	}
+	r := w.Record
+	body, err := otpd.SealIdempotencyBody(s.sealer, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, []any{r.Scope, r.Key, r.RequestHash, r.StatusCode, r.Header, body, millis(r.CreatedAt), r.Subject}, nil
 }
 
 // CompleteIdempotencyKey stores the response of a reserved request.

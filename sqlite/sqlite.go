@@ -267,7 +267,7 @@ var (
 		sqlInsertFingerprint, sqlGetFingerprint,
 		sqlInsertDevice, sqlDeleteDevice, sqlMarkDeviceDead,
 		sqlServiceExists, sqlTemplateCreated, sqlInsertTemplate, sqlUpdateTemplate, sqlDeleteTemplate,
-		sqlGetIdempotency, sqlInsertIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
+		sqlGetIdempotency, sqlInsertIdempotency, sqlInsertCompletedIdempotency, sqlLockIdempotency, sqlCompleteIdempotency,
 		sqlReleaseIdempotency, sqlPurgeIdempotency,
 		sqlAddConversion, sqlPurgeConversions, sqlActiveBlock, sqlInsertBlock, sqlLiftBlock,
 		sqlSavepoint, sqlRelease, sqlRollbackTo,
@@ -277,7 +277,7 @@ var (
 		sqlGetVerification, sqlGetMessages, sqlGetMessagesIn, sqlFindPending, sqlFindRef,
 		sqlGetEvent, sqlListAttempts, sqlDueForExpiry, sqlGetDevice, sqlListDevices,
 		sqlConversionStats, sqlGetBlock,
-		sqlGetTemplate, sqlListTemplates, sqlAnyEarlyReceipt,
+		sqlGetTemplate, sqlListTemplates, sqlAnyEarlyReceipt, sqlGetIdempotency,
 	}
 )
 

@@ -322,7 +322,8 @@ func checkMessage(v *otpd.Verification, m *otpd.Message) error {
 	return nil
 }
 
-// CreateVerification inserts v and its messages in one transaction.
+// CreateVerification inserts v and its messages in one transaction, with
+// the record of an otpd.IdempotentWrite in ctx.
 func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) error {
 	args, err := verificationArgs(v)
 	if err == nil {
@@ -341,7 +342,22 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 	if err != nil {
 		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
 	}
+	idem, idemArgs, err := s.idempotentInsert(ctx, v)
+	if err != nil {
+		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
+	}
 	err = s.write(ctx, func(tx *txn) error {
+		if idem != nil {
+			// First, so that a used key costs no other statement; the
+			// savepoint drops nothing else then.
+			res, err := tx.exec(sqlInsertCompletedIdempotency, idemArgs...)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return cmp.Or(err, otpd.ErrIdempotencyKeyUsed)
+			}
+		}
 		if _, err := tx.exec(sqlInsertVerification, append([]any{v.ID, v.ServiceID}, args...)...); err != nil {
 			return err
 		}
@@ -354,6 +370,9 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
+	}
+	if idem != nil {
+		idem.Written = true
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"crypto/sha256"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,12 @@ func newRecord(scope string, now time.Time) *otpd.IdempotencyRecord {
 		CreatedAt:   now,
 		LockedUntil: now.Add(30 * time.Second),
 	}
+}
+
+// newRecordLike returns a fresh copy of rec's request, as a retry of it
+// would make.
+func newRecordLike(rec *otpd.IdempotencyRecord) *otpd.IdempotencyRecord {
+	return &otpd.IdempotencyRecord{Scope: rec.Scope, Key: rec.Key, RequestHash: rec.RequestHash, CreatedAt: rec.CreatedAt}
 }
 
 func (b *testBundle) reserve(t *testing.T, rec *otpd.IdempotencyRecord) *otpd.IdempotencyRecord {
@@ -68,6 +75,126 @@ func testIdempotency(t *testing.T, newStore func(t *testing.T) Store) {
 		require.NoError(t, b.s.ReleaseIdempotencyKey(b.ctx, rec.Scope, rec.Key))
 		got = b.reserve(t, &retry)
 		require.True(t, got.Completed)
+	})
+
+	t.Run("GetDoesNotReserve", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		rec := newRecord("admin", b.now)
+		_, err := b.s.GetIdempotencyKey(b.ctx, rec.Scope, rec.Key)
+		require.ErrorIs(t, err, otpd.ErrNotFound)
+		require.Nil(t, b.reserve(t, rec), "the look left the key unused")
+		got, err := b.s.GetIdempotencyKey(b.ctx, rec.Scope, rec.Key)
+		require.NoError(t, err)
+		requireRecord(t, rec, got)
+	})
+
+	t.Run("WrittenWithTheVerification", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		svc := b.service(t)
+		rec := newRecord(svc.ID, b.now)
+		rec.LockedUntil = time.Time{}
+		w := &otpd.IdempotentWrite{Record: rec, Render: func(v *otpd.Verification) (int, []byte, []byte, error) {
+			return 201, []byte(`{"Content-Type":"application/json"}`), []byte(`{"id":"` + v.ID + `","to":"` + v.To + `"}`), nil
+		}}
+		ctx := otpd.WithIdempotentWrite(b.ctx, w)
+		v := NewVerification(svc, b.now)
+		require.NoError(t, b.s.CreateVerification(ctx, v))
+		require.True(t, w.Written)
+
+		got, err := b.s.GetIdempotencyKey(b.ctx, rec.Scope, rec.Key)
+		require.NoError(t, err)
+		want := *rec
+		want.Completed, want.StatusCode = true, 201
+		want.Header = []byte(`{"Content-Type":"application/json"}`)
+		want.Body = []byte(`{"id":"` + v.ID + `","to":"` + v.To + `"}`)
+		require.Equal(t, v.ToKey, want.Subject, "the record is about the verification's destination")
+		want.Subject = "" // written for erasure, not read back
+		requireRecord(t, &want, got)
+		// A request with the key after this one is a replay.
+		retry := *rec
+		retry.CreatedAt = b.now.Add(time.Minute)
+		retry.LockedUntil = retry.CreatedAt.Add(time.Minute)
+		requireRecord(t, &want, b.reserve(t, &retry))
+		// Erasing the destination takes the remembered response with it.
+		_, err = b.s.EraseDestination(b.ctx, svc.ID, []string{v.ToKey})
+		require.NoError(t, err)
+		_, err = b.s.GetIdempotencyKey(b.ctx, rec.Scope, rec.Key)
+		require.ErrorIs(t, err, otpd.ErrNotFound)
+	})
+
+	t.Run("UsedKeyWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		svc := b.service(t)
+		for _, first := range []string{"reserved", "written"} {
+			t.Run(first, func(t *testing.T) {
+				rec := newRecord(svc.ID, b.now)
+				render := func(v *otpd.Verification) (int, []byte, []byte, error) {
+					return 201, nil, []byte(v.ID), nil
+				}
+				if first == "reserved" {
+					require.Nil(t, b.reserve(t, rec))
+				} else {
+					w := &otpd.IdempotentWrite{Record: newRecordLike(rec), Render: render}
+					require.NoError(t, b.s.CreateVerification(otpd.WithIdempotentWrite(b.ctx, w), NewVerification(svc, b.now)))
+				}
+				before, err := b.s.GetIdempotencyKey(b.ctx, rec.Scope, rec.Key)
+				require.NoError(t, err)
+
+				w := &otpd.IdempotentWrite{Record: newRecordLike(rec), Render: render}
+				v := NewVerification(svc, b.now)
+				err = b.s.CreateVerification(otpd.WithIdempotentWrite(b.ctx, w), v)
+				require.ErrorIs(t, err, otpd.ErrIdempotencyKeyUsed)
+				require.False(t, w.Written)
+				_, err = b.s.GetVerification(b.ctx, svc.ID, v.ID)
+				require.ErrorIs(t, err, otpd.ErrNotFound, "the verification was not written either")
+				after, err := b.s.GetIdempotencyKey(b.ctx, rec.Scope, rec.Key)
+				require.NoError(t, err)
+				requireRecord(t, before, after)
+			})
+		}
+	})
+
+	t.Run("ConcurrentWritesOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newStore)
+		svc := b.service(t)
+		rec := newRecord(svc.ID, b.now)
+		const n = 8
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			written []string
+			used    int
+		)
+		for range n {
+			wg.Go(func() {
+				w := &otpd.IdempotentWrite{Record: newRecordLike(rec), Render: func(v *otpd.Verification) (int, []byte, []byte, error) {
+					return 201, nil, []byte(v.ID), nil
+				}}
+				v := NewVerification(svc, b.now)
+				err := b.s.CreateVerification(otpd.WithIdempotentWrite(b.ctx, w), v)
+				mu.Lock()
+				defer mu.Unlock()
+				if errors.Is(err, otpd.ErrIdempotencyKeyUsed) {
+					used++
+					return
+				}
+				require.NoError(t, err)
+				written = append(written, v.ID)
+			})
+		}
+		wg.Wait()
+		require.Len(t, written, 1, "one request with the key wrote its verification")
+		require.Equal(t, n-1, used)
+		got, err := b.s.GetIdempotencyKey(b.ctx, rec.Scope, rec.Key)
+		require.NoError(t, err)
+		require.Equal(t, written[0], string(got.Body))
+		vs, err := b.s.ListVerifications(b.ctx, otpd.VerificationFilter{ServiceID: svc.ID, Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, vs, 1)
 	})
 
 	t.Run("ScopesAreSeparate", func(t *testing.T) {
