@@ -19,8 +19,9 @@ import (
 //     within milliseconds);
 //   - every entry is read again after the cache TTL (Config.CacheTTL), which
 //     bounds how stale a node can be when it was not told: a notification
-//     lost while the listener reconnected, or a CLI command writing the
-//     SQLite file of a running server.
+//     lost while the listener reconnected, or another process writing the
+//     SQLite file of a running server (SQLite announces nothing; the CLI
+//     itself goes through the server's API, so its changes apply at once).
 //
 // Misses (not found) are not kept, so a new key or service works at once on
 // every node.
@@ -199,6 +200,16 @@ func (c *lru[V]) drop(el *list.Element) {
 // when it holds it. The service is shared: callers must not change it.
 func (e *Engine) service(ctx context.Context, id string) (*Service, error) {
 	return e.services.load(ctx, id, e.store.GetService)
+}
+
+// CachedService returns the service with the given id as this node's cache
+// holds it: read from the store within the cache TTL, and read again
+// since any change this node made or heard of. For the hot path (what
+// reads a service for every request or message); GetService, for the
+// admin API, reads the store. The service is shared: callers must not
+// change it.
+func (e *Engine) CachedService(ctx context.Context, id string) (*Service, error) {
+	return e.service(ctx, id)
 }
 
 // key returns the key with the given id, from this node's cache when it

@@ -189,9 +189,9 @@ func TestInvalidationFromTheStore(t *testing.T) {
 	}
 }
 
-// TestCacheTTLBoundsStaleness: a change nobody tells the engine of (a CLI
-// writing the SQLite file of a running server) is seen once the TTL has
-// passed.
+// TestCacheTTLBoundsStaleness: a change nobody tells the engine of (another
+// process writing the SQLite file of a running server) is seen once the
+// TTL has passed.
 func TestCacheTTLBoundsStaleness(t *testing.T) {
 	t.Parallel()
 	const ttl = 300 * time.Millisecond

@@ -44,7 +44,7 @@ type subscribers struct {
 }
 
 // SubscribeInvalidations calls fn for every service or key that any node,
-// or any process using the store (an `otpd key revoke`), updates or
+// or any other process using the store, updates or
 // deletes, and with otpd.InvalidateAll each time Listen starts listening.
 // Only while Listen runs: it is what hears them. fn is called from
 // Listen's receive loop and must not block.
