@@ -49,7 +49,7 @@ func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
 	if ch == nil {
 		return e.recordSend(ctx, cm, SendResult{}, &SendError{Permanent: true, Err: fmt.Errorf("channel %q is not configured on this node", m.Channel)})
 	}
-	svc, err := e.store.GetService(ctx, v.ServiceID)
+	svc, err := e.service(ctx, v.ServiceID)
 	if err != nil {
 		return err
 	}

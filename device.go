@@ -45,7 +45,7 @@ func (d *Device) Dead() bool { return !d.DeadAt.IsZero() }
 
 // RegisterDevice registers a push device of the service.
 func (e *Engine) RegisterDevice(ctx context.Context, serviceID string, platform Platform, token, label string) (*Device, error) {
-	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+	if _, err := e.service(ctx, serviceID); err != nil {
 		return nil, err
 	}
 	switch platform {
@@ -85,7 +85,7 @@ func (e *Engine) Device(ctx context.Context, serviceID, id string) (*Device, err
 // ListDevices returns the service's devices, oldest first, after the
 // cursor (a device id; "" starts at the beginning), at most limit.
 func (e *Engine) ListDevices(ctx context.Context, serviceID, after string, limit int) ([]*Device, error) {
-	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+	if _, err := e.service(ctx, serviceID); err != nil {
 		return nil, err
 	}
 	return e.store.ListDevices(ctx, serviceID, after, limit)

@@ -52,10 +52,9 @@ type Engine struct {
 	limiter       RateLimiter
 	limits        Limits // the server's defaults, complete
 	guard         FraudGuard
-	svcCache      struct {
-		sync.Mutex
-		m map[string]cachedLimits
-	}
+	// services and keys are this node's caches of the store's (cache.go).
+	services *lru[*Service]
+	keys     *lru[*Key]
 }
 
 // Config is what an Engine needs.
@@ -117,6 +116,13 @@ type Config struct {
 	// refuses new work; DefaultMaxWriteBacklog when zero, no limit when
 	// negative.
 	MaxWriteBacklog int
+	// CacheTTL is how long the engine uses a service or an API key read
+	// from the store before reading it again: DefaultCacheTTL when zero,
+	// no caching when negative. Changes made through this engine apply at
+	// once whatever it is, and so do changes another node makes when the
+	// store tells of them (InvalidationSource); the TTL bounds how long a
+	// change the engine was not told of goes unseen (see cache.go).
+	CacheTTL time.Duration
 	// Now is the clock; time.Now when nil. Tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -173,6 +179,15 @@ func NewEngine(cfg Config) (*Engine, error) {
 		guard:         cfg.Guard,
 	}
 	e.keyring.Store(cfg.Keyring)
+	ttl := cfg.CacheTTL
+	if ttl == 0 {
+		ttl = DefaultCacheTTL
+	}
+	e.services, e.keys = newLRU[*Service](cacheEntries, ttl), newLRU[*Key](cacheEntries, ttl)
+	if src, ok := cfg.Store.(InvalidationSource); ok && ttl > 0 {
+		// For the store's lifetime: an engine lives as long as its store.
+		src.SubscribeInvalidations(e.Invalidate)
+	}
 	if e.channels == nil {
 		e.channels = map[ChannelName]Channel{}
 	}
@@ -264,7 +279,7 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (Principal, err
 	if !ok {
 		return Principal{}, unauthorized
 	}
-	k, err := e.store.GetKey(ctx, keyID)
+	k, err := e.key(ctx, keyID)
 	if errors.Is(err, ErrNotFound) {
 		return Principal{}, unauthorized
 	}
@@ -280,6 +295,13 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (Principal, err
 		if err := e.store.TouchKey(ctx, k.ID, now); err != nil {
 			e.log.WarnContext(ctx, "recording key use", "key_id", k.ID, "err", err)
 		}
+		// So that the next requests in the TTL do not touch it again. A
+		// copy: the cached key is shared by requests running now.
+		e.keys.replace(k.ID, func(old *Key) *Key {
+			touched := *old
+			touched.LastUsedAt = now
+			return &touched
+		})
 	}
 	return Principal{ServiceID: k.ServiceID, KeyID: k.ID}, nil
 }
@@ -376,10 +398,12 @@ func (e *Engine) UpdateService(ctx context.Context, id string, fn func(*Service)
 		return nil, err
 	}
 	s.UpdatedAt = e.Now()
-	if err := e.store.UpdateService(ctx, s); err != nil {
+	err = e.store.UpdateService(ctx, s)
+	// Also when the update failed: it may have been committed all the same.
+	e.Invalidate(Invalidation{Kind: InvalidateService, ID: id})
+	if err != nil {
 		return nil, fmt.Errorf("update service: %w", err)
 	}
-	e.forgetService(id)
 	fields := serviceChanges(&before, s)
 	if fields == nil {
 		fields = []string{}
@@ -390,8 +414,10 @@ func (e *Engine) UpdateService(ctx context.Context, id string, fn func(*Service)
 
 // DeleteService removes a service with its keys and verifications.
 func (e *Engine) DeleteService(ctx context.Context, id string) error {
-	defer e.forgetService(id)
-	if err := e.store.DeleteService(ctx, id); err != nil {
+	err := e.store.DeleteService(ctx, id)
+	// Also when the delete failed: it may have been committed all the same.
+	e.Invalidate(Invalidation{Kind: InvalidateService, ID: id})
+	if err != nil {
 		return err
 	}
 	e.audit(ctx, AuditServiceDelete, id, id, nil)
@@ -405,7 +431,7 @@ func (e *Engine) CreateKey(ctx context.Context, serviceID, name string) (*Key, s
 	if name == "" || utf8.RuneCountInString(name) > 64 {
 		return nil, "", invalid("name", "is required and must be at most 64 characters")
 	}
-	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+	if _, err := e.service(ctx, serviceID); err != nil {
 		return nil, "", err
 	}
 	now := e.Now()
@@ -422,13 +448,16 @@ func (e *Engine) CreateKey(ctx context.Context, serviceID, name string) (*Key, s
 	if err := e.store.CreateKey(ctx, k); err != nil {
 		return nil, "", fmt.Errorf("create key: %w", err)
 	}
+	// Misses are not cached, so nothing should hold the new id; dropping
+	// it keeps that true whatever a read under way brings back.
+	e.Invalidate(Invalidation{Kind: InvalidateKey, ID: k.ID})
 	e.audit(ctx, AuditKeyCreate, serviceID, k.ID, map[string]any{"name": k.Name})
 	return k, secret, nil
 }
 
 // ListKeys returns a service's keys (without secrets).
 func (e *Engine) ListKeys(ctx context.Context, serviceID string) ([]*Key, error) {
-	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+	if _, err := e.service(ctx, serviceID); err != nil {
 		return nil, err
 	}
 	return e.store.ListKeys(ctx, serviceID)
@@ -436,7 +465,10 @@ func (e *Engine) ListKeys(ctx context.Context, serviceID string) ([]*Key, error)
 
 // RevokeKey deletes a key; requests with it fail from then on.
 func (e *Engine) RevokeKey(ctx context.Context, serviceID, keyID string) error {
-	if err := e.store.DeleteKey(ctx, serviceID, keyID); err != nil {
+	err := e.store.DeleteKey(ctx, serviceID, keyID)
+	// Also when the delete failed: it may have been committed all the same.
+	e.Invalidate(Invalidation{Kind: InvalidateKey, ID: keyID})
+	if err != nil {
 		return err
 	}
 	e.audit(ctx, AuditKeyRevoke, serviceID, keyID, nil)

@@ -21,7 +21,7 @@ type Erasure struct {
 // device id, the device and its token. Rate-limit counts hold no
 // destination (only a keyed hash) and run out on their own.
 func (e *Engine) EraseDestination(ctx context.Context, serviceID, to string) (Erasure, error) {
-	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+	if _, err := e.service(ctx, serviceID); err != nil {
 		return Erasure{}, err
 	}
 	dest, err := ParseDestination(to)

@@ -159,7 +159,7 @@ func messageEvent(s MessageStatus) EventType {
 
 // ListEvents returns the service's events, newest first.
 func (e *Engine) ListEvents(ctx context.Context, f EventFilter) ([]*Event, error) {
-	if _, err := e.store.GetService(ctx, f.ServiceID); err != nil {
+	if _, err := e.service(ctx, f.ServiceID); err != nil {
 		return nil, err
 	}
 	if f.Type != "" && !f.Type.Valid() {
@@ -186,7 +186,7 @@ func (e *Engine) GetEvent(ctx context.Context, serviceID, id string) (*Event, []
 // retry window, whatever became of it before. It fails with
 // ErrWebhookUnavailable when the service has no webhook_url.
 func (e *Engine) RedeliverEvent(ctx context.Context, serviceID, id string) (*Event, error) {
-	svc, err := e.store.GetService(ctx, serviceID)
+	svc, err := e.service(ctx, serviceID)
 	if err != nil {
 		return nil, err
 	}

@@ -105,46 +105,15 @@ func failedChecksError(wait time.Duration, l RateLimit) *Error {
 		Detail: fmt.Sprintf("too many wrong codes for this destination (%s); the code was not checked", l)}
 }
 
-// serviceLimits returns a service's rate limits, from a cache: checks are
-// the hottest path and need no other part of the service. A change made
-// on another node is seen within serviceCacheTTL.
+// serviceLimits returns a service's rate limits: checks need no other part
+// of the service, and none at all without a limiter.
 func (e *Engine) serviceLimits(ctx context.Context, serviceID string) (Limits, error) {
 	if e.limiter == nil {
 		return Limits{}, nil
 	}
-	now := time.Now()
-	e.svcCache.Lock()
-	c, ok := e.svcCache.m[serviceID]
-	e.svcCache.Unlock()
-	if ok && now.Before(c.until) {
-		return c.limits, nil
-	}
-	svc, err := e.store.GetService(ctx, serviceID)
+	svc, err := e.service(ctx, serviceID)
 	if err != nil {
 		return Limits{}, err
 	}
-	e.svcCache.Lock()
-	if e.svcCache.m == nil || len(e.svcCache.m) > 10_000 {
-		e.svcCache.m = map[string]cachedLimits{}
-	}
-	e.svcCache.m[serviceID] = cachedLimits{limits: svc.Limits, until: now.Add(serviceCacheTTL)}
-	e.svcCache.Unlock()
 	return svc.Limits, nil
-}
-
-// serviceCacheTTL is how long a node uses a service's limits before it reads
-// them again.
-const serviceCacheTTL = 2 * time.Second
-
-type cachedLimits struct {
-	limits Limits
-	until  time.Time
-}
-
-// forgetService drops a service from the limits cache after this node
-// changed it.
-func (e *Engine) forgetService(id string) {
-	e.svcCache.Lock()
-	delete(e.svcCache.m, id)
-	e.svcCache.Unlock()
 }

@@ -86,7 +86,7 @@ func (e *Engine) canonicalKey(ctx context.Context, serviceID string, k TemplateK
 	if err != nil {
 		return nil, k, err
 	}
-	svc, err := e.store.GetService(ctx, serviceID)
+	svc, err := e.service(ctx, serviceID)
 	if err != nil {
 		return nil, k, err
 	}
@@ -132,7 +132,7 @@ func (e *Engine) Template(ctx context.Context, serviceID string, k TemplateKey) 
 // Templates returns the service's templates, ordered by channel, purpose
 // and locale.
 func (e *Engine) Templates(ctx context.Context, serviceID string) ([]*MessageTemplate, error) {
-	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+	if _, err := e.service(ctx, serviceID); err != nil {
 		return nil, err
 	}
 	return e.store.ListTemplates(ctx, serviceID)

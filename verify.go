@@ -36,7 +36,7 @@ var purposeRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 // Start validates req against the service's policy, creates a pending
 // verification and queues its first message, durably, in one transaction.
 func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) (*Verification, error) {
-	svc, err := e.store.GetService(ctx, serviceID)
+	svc, err := e.service(ctx, serviceID)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +368,7 @@ type ListRequest struct {
 // ListVerifications returns a service's verifications, newest first, with
 // statuses as of now.
 func (e *Engine) ListVerifications(ctx context.Context, serviceID string, req ListRequest) ([]*Verification, error) {
-	if _, err := e.store.GetService(ctx, serviceID); err != nil {
+	if _, err := e.service(ctx, serviceID); err != nil {
 		return nil, err
 	}
 	f := VerificationFilter{ServiceID: serviceID, Status: req.Status, Before: req.Before, Limit: req.Limit, Now: e.Now()}
@@ -586,7 +586,7 @@ func (e *Engine) Resend(ctx context.Context, serviceID, id string, channel Chann
 	if channel != "" && (!channel.Valid() || channel == ChannelAuto) {
 		return nil, invalid("channel", `must be one of "sms", "whatsapp", "rcs", "push" or "email"`)
 	}
-	svc, err := e.store.GetService(ctx, serviceID)
+	svc, err := e.service(ctx, serviceID)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,8 @@ type setupOpts struct {
 	mounts map[string]http.Handler
 	logger *slog.Logger
 	wrap   func(*sqlite.Store) otpd.Store // the engine's store; the SQLite store itself when nil
+	// cacheTTL is the engine's Config.CacheTTL (its default when zero).
+	cacheTTL time.Duration
 }
 
 func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
@@ -81,6 +83,7 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 		Now:        b.clock.Now,
 		EventData:  httpapi.EventData,
 		Guard:      b.guard,
+		CacheTTL:   o.cacheTTL,
 	})
 	require.NoError(t, err)
 	srv := httpapi.New(httpapi.Config{

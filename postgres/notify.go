@@ -62,7 +62,7 @@ import (
 const (
 	sqlMessagesChannel = `'otpd_messages_' || left(md5(coalesce(current_schema(), '')), 12)`
 	sqlNotifyMessages  = `SELECT pg_notify(` + sqlMessagesChannel + `, '')`
-	sqlListenChannel   = `SELECT ` + sqlMessagesChannel
+	sqlListenChannels  = `SELECT ` + sqlMessagesChannel + `, ` + sqlCacheChannel
 )
 
 // queuesMessage reports whether writing after over before (nil for a new
@@ -118,7 +118,8 @@ const (
 )
 
 // Listen calls notify whenever a message has been queued in the store, by
-// any node, this one included. Every write that queues a message (a
+// any node, this one included, and tells SubscribeInvalidations'
+// subscribers of services and keys changed (invalidate.go). Every write that queues a message (a
 // start, a resend) notifies once committed, through PostgreSQL's
 // LISTEN/NOTIFY, on a channel of the store's schema; Listen listens on it
 // and calls notify once for each notification. With notify set to a
@@ -146,11 +147,12 @@ const (
 // before the Store is closed.
 func (s *Store) Listen(ctx context.Context, notify func()) error {
 	for failures := 0; ; failures++ {
-		conn, err := s.listenConn(ctx)
+		conn, cacheChannel, err := s.listenConn(ctx)
 		if err == nil {
 			failures = 0
 			notify()
-			receive(ctx, conn, notify)
+			s.invalidate(otpd.Invalidation{Kind: otpd.InvalidateAll})
+			s.receive(ctx, conn, cacheChannel, notify)
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			conn.Close(closeCtx) //nolint:errcheck // the connection is being dropped, working or not
 			cancel()
@@ -176,36 +178,41 @@ func (s *Store) Listen(ctx context.Context, notify func()) error {
 	}
 }
 
-// listenConn takes a connection out of the pool and starts listening on it.
-func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
+// listenConn takes a connection out of the pool and starts listening on it,
+// on the messages channel and the cache channel (invalidate.go), whose name
+// it returns.
+func (s *Store) listenConn(ctx context.Context) (conn *pgx.Conn, cacheChannel string, err error) {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: listen: %w", err)
+		return nil, "", fmt.Errorf("postgres: listen: %w", err)
 	}
-	conn := pc.Hijack()
-	var channel string
-	err = conn.QueryRow(ctx, sqlListenChannel).Scan(&channel)
+	conn = pc.Hijack()
+	var messages string
+	err = conn.QueryRow(ctx, sqlListenChannels).Scan(&messages, &cacheChannel)
 	if err == nil {
-		_, err = conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize())
+		_, err = conn.Exec(ctx, `LISTEN `+pgx.Identifier{messages}.Sanitize()+`; LISTEN `+pgx.Identifier{cacheChannel}.Sanitize())
 	}
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		conn.Close(closeCtx) //nolint:errcheck // the error that matters is err
-		return nil, fmt.Errorf("postgres: listen: %w", err)
+		return nil, "", fmt.Errorf("postgres: listen: %w", err)
 	}
-	return conn, nil
+	return conn, cacheChannel, nil
 }
 
-// receive calls notify for each notification conn receives, until ctx ends
-// or the connection fails. While no notification comes, it pings the
+// receive calls notify for each notification of the messages channel conn
+// receives, and tells subscribers of each of the cache channel's, until ctx
+// ends or the connection fails. While no notification comes, it pings the
 // server every listenHealthInterval.
-func receive(ctx context.Context, conn *pgx.Conn, notify func()) {
+func (s *Store) receive(ctx context.Context, conn *pgx.Conn, cacheChannel string, notify func()) {
 	for {
 		waitCtx, cancel := context.WithTimeout(ctx, listenHealthInterval)
-		_, err := conn.WaitForNotification(waitCtx)
+		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
+		case err == nil && n.Channel == cacheChannel:
+			s.invalidate(parseInvalidation(n.Payload))
 		case err == nil:
 			notify()
 		case ctx.Err() != nil:

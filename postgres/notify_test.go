@@ -86,12 +86,19 @@ type rawListener struct {
 
 func newRawListener(t *testing.T, schema string) *rawListener {
 	t.Helper()
+	return newRawListenerOn(t, schema, "otpd_messages_")
+}
+
+// newRawListenerOn listens on the channel of schema whose name begins with
+// prefix: "otpd_messages_" or "otpd_cache_" (invalidate.go).
+func newRawListenerOn(t *testing.T, schema, prefix string) *rawListener {
+	t.Helper()
 	conn, err := pgx.Connect(t.Context(), dsnIn(t, schema))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	r := &rawListener{conn: conn}
 	require.NoError(t, conn.QueryRow(t.Context(),
-		`SELECT 'otpd_messages_' || left(md5(current_schema()), 12)`).Scan(&r.channel))
+		`SELECT $1::text || left(md5(current_schema()), 12)`, prefix).Scan(&r.channel))
 	_, err = conn.Exec(t.Context(), `LISTEN `+pgx.Identifier{r.channel}.Sanitize())
 	require.NoError(t, err)
 	return r

@@ -17,8 +17,9 @@ import (
 )
 
 var (
-	_ otpd.Store            = (*Store)(nil)
-	_ otpd.IdempotencyStore = (*Store)(nil)
+	_ otpd.Store              = (*Store)(nil)
+	_ otpd.IdempotencyStore   = (*Store)(nil)
+	_ otpd.InvalidationSource = (*Store)(nil)
 )
 
 //go:embed migrations/*.sql
@@ -45,6 +46,7 @@ const sqlMigrationLock = `SELECT pg_advisory_xact_lock(1869901924, hashtext(coal
 type Store struct {
 	pool   *pgxpool.Pool
 	sealer otpd.Sealer // encrypts personal data at rest; nil: stored in clear
+	subs   subscribers // of invalidations, fed by Listen (invalidate.go)
 }
 
 type config struct {

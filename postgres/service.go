@@ -21,20 +21,21 @@ const (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
 	sqlGetService    = `SELECT ` + serviceColumns + ` FROM services WHERE id = $1`
 	sqlListServices  = `SELECT ` + serviceColumns + ` FROM services WHERE id > $1 ORDER BY id LIMIT $2`
-	sqlUpdateService = `UPDATE services SET name = $1, code_length = $2, code_alphabet = $3,
+	sqlUpdateService = `WITH changed AS (UPDATE services SET name = $1, code_length = $2, code_alphabet = $3,
 	ttl_seconds = $4, max_ttl_seconds = $5, max_check_attempts = $6, max_sends = $7,
 	resend_cooldown_seconds = $8, channels = $9, countries = $10, locale = $11, webhook_url = $12,
 	webhook_secret = $13, app_hash = $14, webotp_domain = $15, created_at = $16, updated_at = $17,
 	whatsapp_template = $18, whatsapp_language = $19, limits = $20, safe_list = $21
-	WHERE id = $22`
+	WHERE id = $22 RETURNING id) ` + sqlNotifyServiceChanged
 	// Keys, verifications and their messages go with it: ON DELETE CASCADE.
-	sqlDeleteService = `DELETE FROM services WHERE id = $1`
+	// Nodes drop a service's keys with it from their caches.
+	sqlDeleteService = `WITH changed AS (DELETE FROM services WHERE id = $1 RETURNING id) ` + sqlNotifyServiceChanged
 
 	keyColumns     = `id, service_id, name, secret_hash, created_at, last_used_at`
 	sqlInsertKey   = `INSERT INTO keys (` + keyColumns + `) VALUES ($1, $2, $3, $4, $5, $6)`
 	sqlGetKey      = `SELECT ` + keyColumns + ` FROM keys WHERE id = $1`
 	sqlListKeys    = `SELECT ` + keyColumns + ` FROM keys WHERE service_id = $1 ORDER BY id`
-	sqlDeleteKey   = `DELETE FROM keys WHERE service_id = $1 AND id = $2`
+	sqlDeleteKey   = `WITH changed AS (DELETE FROM keys WHERE service_id = $1 AND id = $2 RETURNING id) ` + sqlNotifyKeyChanged
 	sqlKeyLastUsed = `SELECT last_used_at FROM keys WHERE id = $1`
 	// The condition keeps a late or concurrent touch (from this node or
 	// another) from moving the time back, and skips the write when the

@@ -83,6 +83,11 @@ type Observer interface {
 // Config is what a Sender needs.
 type Config struct {
 	Store otpd.Store
+	// Service reads an event's service, for its webhook_url and secret, on
+	// every attempt; Store.GetService when nil. otpd.Engine.CachedService
+	// saves the store that read, and sees a change of the URL made through
+	// the engine at once.
+	Service func(ctx context.Context, id string) (*otpd.Service, error)
 	// Body encodes an event as the request body (httpapi.EventBody).
 	Body func(*otpd.Event) ([]byte, error)
 	// Client sends the requests. The default has no redirects (a webhook
@@ -126,6 +131,9 @@ type Sender struct {
 func New(cfg Config) *Sender {
 	if cfg.Store == nil || cfg.Body == nil {
 		panic("webhook: New needs a Store and a Body encoder")
+	}
+	if cfg.Service == nil {
+		cfg.Service = cfg.Store.GetService
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -177,7 +185,7 @@ func (s *Sender) Run(ctx context.Context) error {
 
 // Deliver makes one attempt to deliver a claimed event and records it.
 func (s *Sender) Deliver(ctx context.Context, e *otpd.Event) error {
-	svc, err := s.cfg.Store.GetService(ctx, e.ServiceID)
+	svc, err := s.cfg.Service(ctx, e.ServiceID)
 	if errors.Is(err, otpd.ErrNotFound) {
 		return nil // the service was deleted, and its events with it
 	}

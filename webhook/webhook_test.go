@@ -118,7 +118,10 @@ func setup(t *testing.T) *testBundle {
 	b.store, err = sqlite.Open(b.ctx, filepath.Join(t.TempDir(), "otpd.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { b.store.Close() })
-	b.sender = webhook.New(webhook.Config{Store: b.store, Body: eventBody, Now: b.clock.now, Timeout: 5 * time.Second})
+	// The engine's cache, as otpd serve has it: a URL changed through the
+	// engine applies to the next attempt (TestDisabledWhenURLRemoved).
+	cached := func(ctx context.Context, id string) (*otpd.Service, error) { return b.engine.CachedService(ctx, id) }
+	b.sender = webhook.New(webhook.Config{Store: b.store, Service: cached, Body: eventBody, Now: b.clock.now, Timeout: 5 * time.Second})
 	b.engine, err = otpd.NewEngine(otpd.Config{
 		Store: b.store, Keyring: otpd.NewKeyring(time.Now()), Renderer: message.New(),
 		Channels:  map[otpd.ChannelName]otpd.Channel{otpd.ChannelSMS: devinbox.New()},

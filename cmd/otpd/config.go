@@ -39,6 +39,10 @@ type serveConfig struct {
 	DeliveryWorkers int           `yaml:"delivery_workers" toml:"delivery_workers"`
 	DeliveryLease   time.Duration `yaml:"delivery_lease" toml:"delivery_lease"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
+	// CacheTTL bounds how long a node uses a service or API key it read
+	// when no change was announced to it (otpd.Config.CacheTTL); 0: no
+	// cache.
+	CacheTTL time.Duration `yaml:"cache_ttl" toml:"cache_ttl"`
 
 	// TLSCert and TLSKey serve the API over HTTPS (both or neither),
 	// reloaded on SIGHUP; TLSClientCA, when set, requires client
@@ -100,6 +104,7 @@ func defaultServeConfig() serveConfig {
 		DeliveryWorkers: 32,
 		DeliveryLease:   time.Minute,
 		ShutdownTimeout: 15 * time.Second,
+		CacheTTL:        otpd.DefaultCacheTTL,
 
 		WebhookRetryWindow: otpd.DefaultWebhookRetryWindow,
 		WebhookTimeout:     webhook.DefaultTimeout,
@@ -186,6 +191,7 @@ var serveSettings = []setting{
 	stringSetting("tls-key", "OTPD_TLS_KEY", "the PEM private key of --tls-cert", func(c *serveConfig) *string { return &c.TLSKey }),
 	stringSetting("tls-client-ca", "OTPD_TLS_CLIENT_CA", "PEM bundle of CAs whose client certificates the API requires (mutual TLS); needs --tls-cert", func(c *serveConfig) *string { return &c.TLSClientCA }),
 	stringSetting("tls-ca-file", "OTPD_TLS_CA_FILE", "PEM bundle of private CAs that outbound TLS (SMTP, SMPP, providers, webhooks) trusts besides the system's roots", func(c *serveConfig) *string { return &c.TLSCAFile }),
+	durationSetting("cache-ttl", "OTPD_CACHE_TTL", "how long a node uses a service or API key it read before reading it again, when no change was announced to it (a key revoked through the node, or on PostgreSQL through any node, is refused at once); 0 turns the cache off", func(c *serveConfig) *time.Duration { return &c.CacheTTL }),
 	durationSetting("shutdown-timeout", "OTPD_SHUTDOWN_TIMEOUT", "how long a SIGINT/SIGTERM shutdown waits for requests and sends in flight", func(c *serveConfig) *time.Duration { return &c.ShutdownTimeout }),
 }
 
@@ -330,6 +336,8 @@ func (c *serveConfig) validate() error {
 		return usagef("--delivery-lease must be between 2s and 1h")
 	case c.ShutdownTimeout <= 0:
 		return usagef("--shutdown-timeout must be positive")
+	case c.CacheTTL < 0 || c.CacheTTL > time.Minute:
+		return usagef("--cache-ttl must be between 0 (off) and 1m")
 	case c.WebhookRetryWindow < 24*time.Hour || c.WebhookRetryWindow > 30*24*time.Hour:
 		return usagef("--webhook-retry-window must be between 24h and 720h")
 	case c.WebhookTimeout < time.Second || c.WebhookTimeout > time.Minute:

@@ -156,7 +156,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	dispatcher := delivery.New(store, delivery.Options{Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownTimeout, Logger: log})
 	webhooks := webhook.New(webhook.Config{
-		Store:   store,
+		Store: store,
+		// The engine is made below, before anything delivers events.
+		Service: func(ctx context.Context, id string) (*otpd.Service, error) { return engine.CachedService(ctx, id) },
 		RootCAs: outboundRoots,
 		Body:    httpapi.EventBody,
 		Timeout: cfg.WebhookTimeout,
@@ -205,6 +207,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		Observer:           metrics.New(reg),
 		Logger:             log,
 		Guard:              fraudGuard,
+		CacheTTL:           cacheTTL(cfg.CacheTTL),
 	})
 	if err != nil {
 		return err
@@ -547,4 +550,13 @@ func fallbackTimeouts(cfg serveConfig) map[otpd.ChannelName]time.Duration {
 		out[otpd.ChannelName(ch)] = d
 	}
 	return out
+}
+
+// cacheTTL maps --cache-ttl to otpd.Config.CacheTTL, whose zero means its
+// default: 0 turns the cache off.
+func cacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -1,0 +1,276 @@
+package otpd_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/ratelimit"
+)
+
+// countingStore counts the reads of services and keys, and is an
+// otpd.InvalidationSource that tests publish on by hand.
+type countingStore struct {
+	otpd.Store
+	getKey, getService atomic.Int64
+
+	mu   sync.Mutex
+	subs []func(otpd.Invalidation)
+}
+
+func (s *countingStore) GetKey(ctx context.Context, id string) (*otpd.Key, error) {
+	s.getKey.Add(1)
+	return s.Store.GetKey(ctx, id)
+}
+
+func (s *countingStore) GetService(ctx context.Context, id string) (*otpd.Service, error) {
+	s.getService.Add(1)
+	return s.Store.GetService(ctx, id)
+}
+
+func (s *countingStore) SubscribeInvalidations(fn func(otpd.Invalidation)) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs = append(s.subs, fn)
+	return func() {}
+}
+
+// publish tells the subscribers, as another node's change would.
+func (s *countingStore) publish(inv otpd.Invalidation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fn := range s.subs {
+		fn(inv)
+	}
+}
+
+// setupCounting is setup with the engine on a countingStore and the given
+// CacheTTL.
+func setupCounting(t *testing.T, ttl time.Duration) (*testBundle, *countingStore) {
+	t.Helper()
+	var cs *countingStore
+	b := setupWith(t, func(cfg *otpd.Config) {
+		cs = &countingStore{Store: cfg.Store}
+		cfg.Store, cfg.CacheTTL = cs, ttl
+		// A limiter, so that checks read the service's limits, with none
+		// that the tests' many starts would reach.
+		cfg.Limiter = ratelimit.NewMemory()
+		off := otpd.NoLimit
+		cfg.Limits = otpd.Limits{Destination: off, ClientIP: off, Service: off, Prefix: off, Country: off, FailedChecks: off}
+	})
+	return b, cs
+}
+
+// TestReadsPerVerification counts the reads of keys and services that a
+// verification costs — authenticate and start, deliver, authenticate and
+// check — without the cache and with it (after the first, which fills it).
+func TestReadsPerVerification(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                 string
+		ttl                  time.Duration
+		wantKey, wantService int64 // reads per verification in the steady state
+	}{
+		{"no cache", -1, 2, 3},
+		{"cache", time.Hour, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, cs := setupCounting(t, tt.ttl)
+			ctx := context.Background()
+			_, secret, err := b.engine.CreateKey(ctx, b.svc.ID, "backend")
+			require.NoError(t, err)
+			verify := func() {
+				p, err := b.engine.Authenticate(ctx, secret)
+				require.NoError(t, err)
+				v, err := b.engine.Start(ctx, p.ServiceID, otpd.StartRequest{To: "+447700900123"})
+				require.NoError(t, err)
+				code := b.deliver(t, v)
+				_, err = b.engine.Authenticate(ctx, secret)
+				require.NoError(t, err)
+				res, err := b.engine.Check(ctx, p.ServiceID, v.ID, code, nil)
+				require.NoError(t, err)
+				require.True(t, res.Valid)
+			}
+			verify() // fills the cache
+			keys, services := cs.getKey.Load(), cs.getService.Load()
+			const n = 5
+			for range n {
+				verify()
+			}
+			gotKey, gotService := (cs.getKey.Load()-keys)/n, (cs.getService.Load()-services)/n
+			t.Logf("%s: GetKey %d, GetService %d per verification", tt.name, gotKey, gotService)
+			require.Equal(t, tt.wantKey, gotKey, "GetKey per verification")
+			require.Equal(t, tt.wantService, gotService, "GetService per verification")
+		})
+	}
+}
+
+// codeLength starts a verification and returns the length of its code.
+func codeLength(t *testing.T, b *testBundle) int {
+	t.Helper()
+	_, code := b.start(t, otpd.StartRequest{To: "+447700900123"})
+	return len(code)
+}
+
+// TestChangesThroughTheEngineApplyAtOnce: with an hour's TTL, what changes
+// through the engine is seen by its next request.
+func TestChangesThroughTheEngineApplyAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _ := setupCounting(t, time.Hour)
+
+	_, secret, err := b.engine.CreateKey(ctx, b.svc.ID, "backend")
+	require.NoError(t, err)
+	p, err := b.engine.Authenticate(ctx, secret)
+	require.NoError(t, err)
+	require.NoError(t, b.engine.RevokeKey(ctx, b.svc.ID, p.KeyID))
+	_, err = b.engine.Authenticate(ctx, secret)
+	requireKind(t, err, otpd.ErrUnauthorized)
+
+	require.Equal(t, 6, codeLength(t, b))
+	_, err = b.engine.UpdateService(ctx, b.svc.ID, func(s *otpd.Service) error { s.Policy.CodeLength = 8; return nil })
+	require.NoError(t, err)
+	require.Equal(t, 8, codeLength(t, b), "the next start uses the updated policy")
+
+	_, secret, err = b.engine.CreateKey(ctx, b.svc.ID, "other")
+	require.NoError(t, err)
+	_, err = b.engine.Authenticate(ctx, secret)
+	require.NoError(t, err)
+	require.NoError(t, b.engine.DeleteService(ctx, b.svc.ID))
+	_, err = b.engine.Authenticate(ctx, secret)
+	requireKind(t, err, otpd.ErrUnauthorized) // the service's keys went with it
+	_, err = b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+447700900123"})
+	require.ErrorIs(t, err, otpd.ErrNotFound)
+}
+
+// TestInvalidationFromTheStore: a change made elsewhere (here, straight in
+// the store) is seen as soon as the store tells of it, however long the
+// TTL; InvalidateAll drops everything.
+func TestInvalidationFromTheStore(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		inv  func(svc, key string) otpd.Invalidation
+	}{
+		{"by id", func(_, key string) otpd.Invalidation {
+			return otpd.Invalidation{Kind: otpd.InvalidateKey, ID: key}
+		}},
+		{"by service", func(svc, _ string) otpd.Invalidation {
+			return otpd.Invalidation{Kind: otpd.InvalidateService, ID: svc}
+		}},
+		{"all", func(string, string) otpd.Invalidation {
+			return otpd.Invalidation{Kind: otpd.InvalidateAll}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b, cs := setupCounting(t, time.Hour)
+			k, secret, err := b.engine.CreateKey(ctx, b.svc.ID, "backend")
+			require.NoError(t, err)
+			_, err = b.engine.Authenticate(ctx, secret)
+			require.NoError(t, err)
+
+			require.NoError(t, b.store.DeleteKey(ctx, b.svc.ID, k.ID)) // as another node would
+			_, err = b.engine.Authenticate(ctx, secret)
+			require.NoError(t, err, "not told yet: the cached key still works")
+			cs.publish(tt.inv(b.svc.ID, k.ID))
+			_, err = b.engine.Authenticate(ctx, secret)
+			requireKind(t, err, otpd.ErrUnauthorized)
+		})
+	}
+}
+
+// TestCacheTTLBoundsStaleness: a change nobody tells the engine of (another
+// process writing the SQLite file of a running server) is seen once the
+// TTL has passed.
+func TestCacheTTLBoundsStaleness(t *testing.T) {
+	t.Parallel()
+	const ttl = 300 * time.Millisecond
+	ctx := context.Background()
+	b, _ := setupCounting(t, ttl)
+	k, secret, err := b.engine.CreateKey(ctx, b.svc.ID, "backend")
+	require.NoError(t, err)
+	_, err = b.engine.Authenticate(ctx, secret)
+	require.NoError(t, err)
+	require.Equal(t, 6, codeLength(t, b))
+
+	changed := time.Now()
+	require.NoError(t, b.store.DeleteKey(ctx, b.svc.ID, k.ID))
+	svc := *b.svc
+	svc.Policy.CodeLength = 8
+	require.NoError(t, b.store.UpdateService(ctx, &svc))
+	_, authErr := b.engine.Authenticate(ctx, secret)
+	n := codeLength(t, b)
+	if time.Since(changed) < ttl/2 { // else the machine was too slow to tell
+		require.NoError(t, authErr, "within the TTL the node still uses what it read")
+		require.Equal(t, 6, n)
+	}
+	require.Eventually(t, func() bool {
+		_, err := b.engine.Authenticate(ctx, secret)
+		return err != nil
+	}, 5*time.Second, 20*time.Millisecond, "the revoked key is refused after the TTL")
+	require.Equal(t, 8, codeLength(t, b))
+	require.Less(t, time.Since(changed), 5*time.Second)
+}
+
+// TestCacheConcurrentUse authenticates, starts and checks from many
+// goroutines while keys are revoked and the service updated, for the race
+// detector; a revoked key is refused by every request that begins after.
+func TestCacheConcurrentUse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _ := setupCounting(t, time.Hour)
+	const workers = 4
+	secrets := make([]string, workers)
+	ids := make([]string, workers)
+	for i := range workers {
+		k, s, err := b.engine.CreateKey(ctx, b.svc.ID, "backend")
+		require.NoError(t, err)
+		secrets[i], ids[i] = s, k.ID
+	}
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			for j := range 20 {
+				if _, err := b.engine.Authenticate(ctx, secrets[i]); err != nil {
+					t.Errorf("worker %d: authenticate: %v", i, err)
+					return
+				}
+				v, err := b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+44770090012" + string(rune('0'+j%10))})
+				if err != nil {
+					t.Errorf("worker %d: start: %v", i, err)
+					return
+				}
+				if _, err := b.engine.Check(ctx, b.svc.ID, v.ID, "000000", nil); err != nil {
+					t.Errorf("worker %d: check: %v", i, err)
+					return
+				}
+			}
+			if err := b.engine.RevokeKey(ctx, b.svc.ID, ids[i]); err != nil {
+				t.Errorf("worker %d: revoke: %v", i, err)
+				return
+			}
+			if _, err := b.engine.Authenticate(ctx, secrets[i]); err == nil {
+				t.Errorf("worker %d: a revoked key was accepted", i)
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 20 {
+			if _, err := b.engine.UpdateService(ctx, b.svc.ID, func(*otpd.Service) error { return nil }); err != nil {
+				t.Errorf("update service: %v", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+}
