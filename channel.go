@@ -47,6 +47,15 @@ type SendResult struct {
 	Delivered bool
 }
 
+// RoutedChannel is a Channel that sends over several routes and can tell
+// which one carried a message from the provider id it returned for it
+// (sms.Router qualifies ids as "route:id"). RouteOf returns "" for an id
+// it did not give; route names come from configuration, so they are few.
+type RoutedChannel interface {
+	Channel
+	RouteOf(providerID string) string
+}
+
 // SendError is a failure to send that carries a provider's reason.
 type SendError struct {
 	Permanent bool   // retrying cannot help (invalid destination, rejected content)

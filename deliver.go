@@ -196,7 +196,11 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 		e.obs.MessageRetried(ch)
 	}
 	if done != "" {
-		e.obs.MessageDone(ch, done, queuedFor)
+		var providerID string // a message no route took has no route
+		if sendErr == nil {
+			providerID = res.ProviderID
+		}
+		e.messageDone(ch, providerID, done, queuedFor)
 	}
 	if sendErr != nil {
 		e.log.WarnContext(ctx, "send failed", "message_id", cm.MessageID, "verification_id", cm.VerificationID,
@@ -341,6 +345,7 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 	var changed, moved bool
 	var ch ChannelName
 	var since time.Duration
+	var providerID string
 	_, err = e.store.UpdateVerification(ctx, cm.ServiceID, cm.VerificationID, func(v *Verification) error {
 		changed, moved = false, false
 		m := v.Message(cm.MessageID)
@@ -351,7 +356,7 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 		m.Status, m.Error = r.Status, r.Error
 		m.UpdatedAt, v.UpdatedAt = now, now
 		m.FallbackAt = time.Time{}
-		changed, ch, since = true, m.Channel, now.Sub(m.CreatedAt)
+		changed, ch, since, providerID = true, m.Channel, now.Sub(m.CreatedAt), m.ProviderID
 		if err := e.emit(v, messageEvent(r.Status), m.ID, now); err != nil {
 			return err
 		}
@@ -368,12 +373,31 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 	}
 	if changed {
 		e.notifyEvents()
-		e.obs.MessageDone(ch, r.Status, since)
+		e.messageDone(ch, providerID, r.Status, since)
 	}
 	if moved {
 		e.notify()
 	}
 	return nil
+}
+
+// messageDone tells the observer of a message's outcome, and a
+// RouteObserver also of the route that carried it when its channel has
+// routes: the route is read from the provider id the channel gave, so it
+// is known on every node, for receipts too, without being stored.
+func (e *Engine) messageDone(ch ChannelName, providerID string, status MessageStatus, since time.Duration) {
+	e.obs.MessageDone(ch, status, since)
+	ro, ok := e.obs.(RouteObserver)
+	if !ok || providerID == "" {
+		return
+	}
+	rc, ok := e.channels[ch].(RoutedChannel)
+	if !ok {
+		return
+	}
+	if route := rc.RouteOf(providerID); route != "" {
+		ro.MessageDoneOnRoute(ch, route, status, since)
+	}
 }
 
 // qualifiedRef makes a channel's ref unique across channels.

@@ -137,6 +137,16 @@ type Observer interface {
 	MessageRetried(ch ChannelName)
 }
 
+// RouteObserver is an Observer that also wants each message outcome by
+// the route that carried the message, for channels that send over several
+// (RoutedChannel: SMS). The engine calls MessageDoneOnRoute after
+// MessageDone for an outcome whose message a route took; not for a
+// message no route took (a send that failed on every route).
+type RouteObserver interface {
+	Observer
+	MessageDoneOnRoute(ch ChannelName, route string, status MessageStatus, sinceQueued time.Duration)
+}
+
 // CheckOutcome classifies a check for metrics.
 type CheckOutcome string
 

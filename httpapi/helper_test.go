@@ -46,6 +46,9 @@ type setupOpts struct {
 	wrap   func(*sqlite.Store) otpd.Store // the engine's store; the SQLite store itself when nil
 	// cacheTTL is the engine's Config.CacheTTL (its default when zero).
 	cacheTTL time.Duration
+	// details and smsRoutes are /readyz's informational parts; none when nil.
+	details   func(context.Context) map[string]error
+	smsRoutes func(context.Context) map[string]httpapi.RouteHealth
 }
 
 func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
@@ -95,7 +98,9 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 		Ready: func(ctx context.Context) map[string]error {
 			return map[string]error{"store": store.Ping(ctx), "sms": b.ready.get()}
 		},
-		Mounts: o.mounts,
+		Mounts:    o.mounts,
+		Details:   o.details,
+		SMSRoutes: o.smsRoutes,
 	})
 	b.srv = httptest.NewServer(srv)
 	t.Cleanup(b.srv.Close)

@@ -33,6 +33,11 @@ type Config struct {
 	// Details, when set, adds informational entries to /readyz (under
 	// "details") that do not decide readiness: each SMS route, say.
 	Details func(ctx context.Context) map[string]error
+	// SMSRoutes, when set, adds each SMS route's health to /readyz (under
+	// "sms_routes", by route name): informational like Details, which
+	// keeps its "ok"-or-error entry per route for the clients that read
+	// it.
+	SMSRoutes func(ctx context.Context) map[string]RouteHealth
 	// Mounts adds handlers by ServeMux pattern, e.g. {"/dev/": inbox} in
 	// dev mode. They see the request unchanged (no prefix stripped) and no
 	// authentication; without them their paths are 404. A pattern that
@@ -52,15 +57,16 @@ type Config struct {
 
 // Server serves the otpd HTTP API. It is an http.Handler.
 type Server struct {
-	engine  *otpd.Engine
-	idem    otpd.IdempotencyStore
-	log     *slog.Logger
-	ready   func(ctx context.Context) map[string]error
-	details func(ctx context.Context) map[string]error
-	now     func() time.Time
-	mux     *http.ServeMux
-	metrics *metrics
-	blocks  BlockAdmin
+	engine    *otpd.Engine
+	idem      otpd.IdempotencyStore
+	log       *slog.Logger
+	ready     func(ctx context.Context) map[string]error
+	details   func(ctx context.Context) map[string]error
+	smsRoutes func(ctx context.Context) map[string]RouteHealth
+	now       func() time.Time
+	mux       *http.ServeMux
+	metrics   *metrics
+	blocks    BlockAdmin
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -72,14 +78,15 @@ func New(cfg Config) *Server {
 		panic("httpapi: Config.Engine is required")
 	}
 	s := &Server{
-		engine:  cfg.Engine,
-		idem:    cfg.Idempotency,
-		log:     cfg.Logger,
-		ready:   cfg.Ready,
-		details: cfg.Details,
-		now:     cfg.Now,
-		mux:     http.NewServeMux(),
-		blocks:  cfg.Blocks,
+		engine:    cfg.Engine,
+		idem:      cfg.Idempotency,
+		log:       cfg.Logger,
+		ready:     cfg.Ready,
+		details:   cfg.Details,
+		smsRoutes: cfg.SMSRoutes,
+		now:       cfg.Now,
+		mux:       http.NewServeMux(),
+		blocks:    cfg.Blocks,
 	}
 	if s.idem == nil {
 		s.idem, _ = cfg.Engine.Store().(otpd.IdempotencyStore)

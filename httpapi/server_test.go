@@ -12,12 +12,53 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/sqlite"
 )
+
+// smsRoutesForTest are two routes' health as serve reports them: an SMPP
+// route with one bind of two up and an HTTP provider that failed lately.
+func smsRoutesForTest(context.Context) map[string]httpapi.RouteHealth {
+	two, one := 2, 1
+	failedAt := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	return map[string]httpapi.RouteHealth{
+		"uk": {Status: "ok", State: "bound", Binds: &two, BindsUp: &one, Sent: 10, RecentSends: 10,
+			LatencyMeanMS: 2.5, LatencyP50MS: 2, LatencyP99MS: 9},
+		"us": {Status: "ok", State: "unreachable", Sent: 3, Failed: 1, RecentSends: 4, ErrorRate: 0.25,
+			LatencyMeanMS: 120, LatencyP50MS: 100, LatencyP99MS: 300, LastError: "twilio: 503", LastErrorAt: &failedAt},
+	}
+}
+
+// /readyz adds each SMS route's health under sms_routes and keeps details'
+// "ok"-or-error entries as they were; neither decides readiness.
+func TestReadyzSMSRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOpts) {
+		o.details = func(context.Context) map[string]error {
+			return map[string]error{"sms_route:uk": nil, "sms_route:us": errors.New("unreachable")}
+		}
+		o.smsRoutes = smsRoutesForTest
+	})
+	r := b.do(t, "GET", "/readyz", "", nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.JSONEq(t, `{
+		"status": "ok",
+		"checks": {"store": "ok", "sms": "ok"},
+		"details": {"sms_route:uk": "ok", "sms_route:us": "unreachable"},
+		"sms_routes": {
+			"uk": {"status": "ok", "state": "bound", "binds": 2, "binds_up": 1, "sent": 10, "failed": 0,
+				"recent_sends": 10, "error_rate": 0, "latency_mean_ms": 2.5, "latency_p50_ms": 2, "latency_p99_ms": 9},
+			"us": {"status": "ok", "state": "unreachable", "sent": 3, "failed": 1, "recent_sends": 4, "error_rate": 0.25,
+				"latency_mean_ms": 120, "latency_p50_ms": 100, "latency_p99_ms": 300,
+				"last_error": "twilio: 503", "last_error_at": "2026-11-26T15:00:00Z"}
+		}
+	}`, string(r.Body))
+}
 
 func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()

@@ -1,10 +1,12 @@
 // Package metrics exports what the verification engine does as Prometheus
-// metrics. Labels are channels, statuses and outcomes only — never a
-// service's destination, code or id — so cardinality stays small and no
-// personal data reaches the metrics system.
+// metrics. Labels are channels, statuses, outcomes and SMS route names
+// (which come from the configuration) only — never a service's
+// destination, code or id — so cardinality stays small and no personal
+// data reaches the metrics system.
 package metrics
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,9 +21,15 @@ type Observer struct {
 	messages *prometheus.CounterVec
 	retries  *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	byRoute  *prometheus.HistogramVec
 }
 
-var _ otpd.Observer = (*Observer)(nil)
+var _ otpd.RouteObserver = (*Observer)(nil)
+
+// queueBuckets are the buckets of the time from API accept to a message's
+// outcomes: a millisecond (a send on loopback) to five minutes (a slow
+// receipt).
+var queueBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
 
 // New registers the engine's metrics with reg and returns their observer.
 func New(reg prometheus.Registerer) *Observer {
@@ -45,10 +53,18 @@ func New(reg prometheus.Registerer) *Observer {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "otpd_message_queue_seconds",
 			Help:    "Time from a message being queued (API accept) to each of its outcomes, by channel and status: sent (the channel took it, e.g. submit_sm_resp), delivered and undelivered (receipts), failed.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+			Buckets: queueBuckets,
 		}, []string{"channel", "status"}),
+		// A histogram of its own rather than a route label on the one
+		// above: that one's series and queries stay as they were, and
+		// channels without routes do not carry an empty label.
+		byRoute: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "otpd_sms_route_queue_seconds",
+			Help:    "Time from an SMS being queued (API accept) to each of its outcomes, by the route that carried it and status: sent (the route took it: SMPP submit_sm_resp, or the provider's answer), delivered, undelivered and failed (receipts).",
+			Buckets: queueBuckets,
+		}, []string{"route", "status"}),
 	}
-	reg.MustRegister(o.started, o.checked, o.messages, o.retries, o.latency)
+	reg.MustRegister(o.started, o.checked, o.messages, o.retries, o.latency, o.byRoute)
 	return o
 }
 
@@ -68,17 +84,38 @@ func (o *Observer) MessageDone(ch otpd.ChannelName, status otpd.MessageStatus, s
 	o.latency.WithLabelValues(string(ch), string(status)).Observe(sinceQueued.Seconds())
 }
 
+// MessageDoneOnRoute records how long an SMS waited from API accept to
+// an outcome on the route that carried it. Other channels have no routes
+// and are not recorded.
+func (o *Observer) MessageDoneOnRoute(ch otpd.ChannelName, route string, status otpd.MessageStatus, sinceQueued time.Duration) {
+	if ch != otpd.ChannelSMS {
+		return
+	}
+	o.byRoute.WithLabelValues(route, string(status)).Observe(sinceQueued.Seconds())
+}
+
 // MessageRetried counts a rescheduled send.
 func (o *Observer) MessageRetried(ch otpd.ChannelName) {
 	o.retries.WithLabelValues(string(ch)).Inc()
 }
 
 // Routes exports SMS route metrics: sends and their latency per route,
-// as sms.Router reports them.
+// as sms.Router reports them, and each route's state (WatchStates).
 type Routes struct {
 	sends    *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	receipts *prometheus.CounterVec
+	states   *routeStates
+}
+
+// RouteState is one SMS route's state, as the route gauges show it.
+type RouteState struct {
+	Route string
+	Up    bool // the route can take a message now
+	// Binds and BindsUp are the binds a route with binds (SMPP) keeps and
+	// how many are up; both zero for other routes, which get no binds
+	// gauge.
+	Binds, BindsUp int
 }
 
 // NewRoutes registers the route metrics with reg.
@@ -98,8 +135,51 @@ func NewRoutes(reg prometheus.Registerer) *Routes {
 			Help: "Final delivery receipts from an SMS route, by route and status: delivered, undelivered, failed, or unknown (for a message id otpd has not recorded: kept an hour in case its send's outcome is still being written).",
 		}, []string{"route", "status"}),
 	}
-	reg.MustRegister(r.sends, r.latency, r.receipts)
+	r.states = &routeStates{
+		up: prometheus.NewDesc("otpd_sms_route_up",
+			"Whether an SMS route can take a message now (SMPP: at least one bind up), by route: 1 or 0.",
+			[]string{"route"}, nil),
+		binds: prometheus.NewDesc("otpd_sms_route_binds",
+			"SMPP binds of an SMS route, by route and state: bound (up now) and unbound (configured but down); their sum is the binds configured.",
+			[]string{"route", "state"}, nil),
+	}
+	reg.MustRegister(r.sends, r.latency, r.receipts, r.states)
 	return r
+}
+
+// WatchStates makes each scrape read every route's state from states,
+// which must be quick and do no I/O (sms.Router.Health is). Until it is
+// called the state gauges are absent.
+func (r *Routes) WatchStates(states func() []RouteState) { r.states.fn.Store(&states) }
+
+// routeStates collects the state gauges at scrape time, so they are never
+// staler than the scrape and nothing has to poll the routes.
+type routeStates struct {
+	up, binds *prometheus.Desc
+	fn        atomic.Pointer[func() []RouteState]
+}
+
+func (c *routeStates) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.up
+	ch <- c.binds
+}
+
+func (c *routeStates) Collect(ch chan<- prometheus.Metric) {
+	fn := c.fn.Load()
+	if fn == nil {
+		return
+	}
+	for _, s := range (*fn)() {
+		up := 0.0
+		if s.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, s.Route)
+		if s.Binds > 0 {
+			ch <- prometheus.MustNewConstMetric(c.binds, prometheus.GaugeValue, float64(s.BindsUp), s.Route, "bound")
+			ch <- prometheus.MustNewConstMetric(c.binds, prometheus.GaugeValue, float64(s.Binds-s.BindsUp), s.Route, "unbound")
+		}
+	}
 }
 
 // RouteReceipt counts a final delivery receipt from a route. It is safe to

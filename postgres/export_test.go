@@ -7,3 +7,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // ParseConfig is parseConfig: the DSN with otpd's defaults filled in.
 var ParseConfig = parseConfig
+
+// DefaultMaxConns is defaultMaxConns: pool_max_conns for a process with
+// procs CPUs when the DSN does not set it.
+var DefaultMaxConns = defaultMaxConns

@@ -140,7 +140,7 @@ func parseConfig(dsn string) (*pgxpool.Config, error) {
 		// a fleet of nodes would then reserve far more of the server's
 		// max_connections than it can keep busy. GOMAXPROCS follows the
 		// container's CPU limit.
-		pc.MaxConns = int32(max(defaultMinMaxConns, runtime.GOMAXPROCS(0)))
+		pc.MaxConns = defaultMaxConns(runtime.GOMAXPROCS(0))
 	}
 	if !set("pool_max_conn_lifetime_jitter") {
 		pc.MaxConnLifetimeJitter = min(defaultMaxConnLifetimeJitter, pc.MaxConnLifetime/4)
@@ -149,6 +149,15 @@ func parseConfig(dsn string) (*pgxpool.Config, error) {
 		pc.ConnConfig.RuntimeParams["application_name"] = defaultApplicationName
 	}
 	return pc, nil
+}
+
+// defaultMaxConns is pool_max_conns when the DSN does not set it, for a
+// process that may use procs CPUs: four connections per CPU, because a
+// start's connection spends most of its time waiting for commits to reach
+// the disk rather than on a CPU (see doc.go), and at least
+// defaultMinMaxConns so a one- or two-CPU node is not starved.
+func defaultMaxConns(procs int) int32 {
+	return int32(max(defaultMinMaxConns, 4*procs))
 }
 
 // migrate applies the embedded migrations. internal/sqlmigrate speaks

@@ -272,7 +272,7 @@ func TestPoolDefaults(t *testing.T) {
 	t.Parallel()
 	cfg, err := postgres.ParseConfig("postgres://otpd@db.example.com/otpd")
 	require.NoError(t, err)
-	require.Equal(t, int32(max(8, 4*runtime.GOMAXPROCS(0))), cfg.MaxConns)
+	require.Equal(t, postgres.DefaultMaxConns(runtime.GOMAXPROCS(0)), cfg.MaxConns)
 	require.Equal(t, 5*time.Minute, cfg.MaxConnLifetimeJitter)
 	require.Equal(t, time.Hour, cfg.MaxConnLifetime)
 	require.Equal(t, "otpd", cfg.ConnConfig.RuntimeParams["application_name"])
@@ -289,6 +289,24 @@ func TestPoolDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int32(3), cfg.MaxConns)
 	require.Equal(t, time.Minute, cfg.MaxConnLifetimeJitter, "the jitter is at most a quarter of the lifetime")
+}
+
+// TestDefaultMaxConns pins the documented default, max(8, 4 × GOMAXPROCS),
+// for CPU counts other than this machine's.
+func TestDefaultMaxConns(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		procs int
+		want  int32
+	}{
+		{1, 8},
+		{2, 8},
+		{3, 12},
+		{4, 16},
+		{16, 64},
+	} {
+		require.Equal(t, tc.want, postgres.DefaultMaxConns(tc.procs), "GOMAXPROCS=%d", tc.procs)
+	}
 }
 
 func TestWithPoolConfig(t *testing.T) {

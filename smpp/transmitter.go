@@ -205,6 +205,10 @@ func (t *Transmitter) Bound() int {
 	return n
 }
 
+// Binds returns how many sessions are bound and how many the Transmitter
+// keeps (Config.Binds), for health checks.
+func (t *Transmitter) Binds() (up, configured int) { return t.Bound(), t.cfg.Binds }
+
 // Ready reports whether a session is bound, for health checks: nil if so,
 // otherwise an error wrapping ErrNotBound (or ErrClosed) that quotes the
 // last bind or connection error. It does no I/O.

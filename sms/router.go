@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http/httptrace"
 	"slices"
 	"strings"
@@ -260,6 +261,22 @@ func (r *Router) share(ctx context.Context, left int) (context.Context, context.
 	return context.WithTimeout(ctx, d)
 }
 
+var _ otpd.RoutedChannel = (*Router)(nil)
+
+// RouteOf returns the name of the route that gave providerID, as Send
+// qualified it ("route:id"), or "" if no route of this router did.
+func (r *Router) RouteOf(providerID string) string {
+	var name string
+	for _, rt := range r.routes {
+		// The longest name wins: a route may be named like another's
+		// prefix with a colon in it.
+		if len(rt.Name) > len(name) && strings.HasPrefix(providerID, rt.Name+":") {
+			name = rt.Name
+		}
+	}
+	return name
+}
+
 // Ready reports whether at least one route can send.
 func (r *Router) Ready(ctx context.Context) error {
 	var errs []error
@@ -284,60 +301,139 @@ func (r *Router) RouteReadiness(ctx context.Context) map[string]error {
 }
 
 // RouteHealth is a route's state, for /readyz details and metrics.
+//
+// The error rate and the latencies are over the route's last HealthWindow
+// sends (fewer before it has sent that many), failed ones included: a
+// route that times out is slow as well as failing. They say nothing of a
+// route that has not sent for a while, which is what Ready and the binds
+// are for.
 type RouteHealth struct {
-	Name      string
-	Ready     bool
-	Sent      uint64
-	Failed    uint64
-	ErrorRate float64       // share of recent sends that failed (moving average)
-	Latency   time.Duration // recent send latency (moving average)
+	Name  string
+	Ready bool  // the route can take a message now (what failover checks)
+	Err   error // why it cannot, when it cannot
+	// State is "bound" or "unbound" for a route with binds (SMPP: at least
+	// one bind up, or none); for others (HTTP providers), "reachable" when
+	// the provider answered the last send (accepted or refused it for
+	// good), "unreachable" when that send failed for want of an answer or
+	// with a temporary error, and "unknown" before the first send.
+	State string
+	// Binds and BindsUp are the binds a route with binds is configured to
+	// keep and how many are up now; both zero for other routes.
+	Binds, BindsUp int
+	Sent, Failed   uint64        // since the process started
+	Recent         int           // sends the window below holds
+	ErrorRate      float64       // share of the recent sends that failed
+	Latency        time.Duration // mean of the recent sends
+	LatencyP50     time.Duration
+	LatencyP99     time.Duration
+	LastError      string    // of the last failed send, "" if none failed
+	LastErrorAt    time.Time // when it failed
 }
 
-// Health returns every route's state.
+// HealthWindow is how many of a route's last sends its error rate and
+// latencies are over: enough for a p99 to mean something, few enough
+// that a route that recovered looks healthy again after a minute of
+// ordinary traffic.
+const HealthWindow = 200
+
+// BindCounter is implemented by a route's channel that keeps binds to its
+// provider (SMPPRoute), so health can show how many are up.
+type BindCounter interface {
+	// Binds returns how many binds are up and how many the route keeps.
+	Binds() (up, configured int)
+}
+
+// Health returns every route's state, in the order the routes were given.
+// It does no I/O.
 func (r *Router) Health(ctx context.Context) []RouteHealth {
 	out := make([]RouteHealth, len(r.routes))
 	for i, rt := range r.routes {
-		out[i] = rt.health.snapshot()
-		out[i].Name = rt.Name
-		out[i].Ready = rt.Channel.Ready(ctx) == nil
+		h := rt.health.snapshot()
+		h.Name = rt.Name
+		h.Err = rt.Channel.Ready(ctx)
+		h.Ready = h.Err == nil
+		if bc, ok := rt.Channel.(BindCounter); ok {
+			h.BindsUp, h.Binds = bc.Binds()
+			h.State = "unbound"
+			if h.BindsUp > 0 {
+				h.State = "bound"
+			}
+		}
+		out[i] = h
 	}
 	return out
 }
 
-// health keeps moving averages of a route's outcomes.
+// health keeps a route's recent outcomes in a ring of HealthWindow sends.
 type health struct {
-	mu        sync.Mutex
-	sent      uint64
-	failed    uint64
-	errorRate float64
-	latency   float64 // seconds
+	mu          sync.Mutex
+	sent        uint64
+	failed      uint64
+	ring        [HealthWindow]outcome
+	n           int // outcomes in ring (at most HealthWindow)
+	next        int // where the next goes
+	lastErr     string
+	lastErrAt   time.Time
+	unreachable bool // the last send failed temporarily
 }
 
-// alpha weighs the newest outcome in the moving averages: about the last
-// twenty sends count.
-const alpha = 0.1
+type outcome struct {
+	d      time.Duration
+	failed bool
+}
 
 func (h *health) record(d time.Duration, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	failed := 0.0
 	if err != nil {
 		h.failed++
-		failed = 1
+		h.lastErr, h.lastErrAt = err.Error(), time.Now()
 	} else {
 		h.sent++
 	}
-	if h.sent+h.failed == 1 {
-		h.errorRate, h.latency = failed, d.Seconds()
-		return
-	}
-	h.errorRate += alpha * (failed - h.errorRate)
-	h.latency += alpha * (d.Seconds() - h.latency)
+	// A permanent refusal is an answer: the provider is there.
+	h.unreachable = err != nil && !otpd.IsPermanent(err)
+	h.ring[h.next] = outcome{d: d, failed: err != nil}
+	h.next = (h.next + 1) % HealthWindow
+	h.n = min(h.n+1, HealthWindow)
 }
 
 func (h *health) snapshot() RouteHealth {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return RouteHealth{Sent: h.sent, Failed: h.failed, ErrorRate: h.errorRate,
-		Latency: time.Duration(h.latency * float64(time.Second))}
+	out := RouteHealth{Sent: h.sent, Failed: h.failed, Recent: h.n, LastError: h.lastErr, LastErrorAt: h.lastErrAt}
+	switch {
+	case h.sent+h.failed == 0:
+		out.State = "unknown"
+	case h.unreachable:
+		out.State = "unreachable"
+	default:
+		out.State = "reachable"
+	}
+	ds := make([]time.Duration, h.n)
+	failed := 0
+	for i := range h.n {
+		ds[i] = h.ring[i].d
+		if h.ring[i].failed {
+			failed++
+		}
+	}
+	h.mu.Unlock()
+	if len(ds) == 0 {
+		return out
+	}
+	out.ErrorRate = float64(failed) / float64(len(ds))
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	out.Latency = sum / time.Duration(len(ds))
+	slices.Sort(ds)
+	out.LatencyP50, out.LatencyP99 = percentile(ds, 0.50), percentile(ds, 0.99)
+	return out
+}
+
+// percentile returns the q-quantile of sorted ds (nearest rank).
+func percentile(ds []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(ds)))) - 1
+	return ds[max(i, 0)]
 }

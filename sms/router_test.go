@@ -373,3 +373,125 @@ func TestTrackWrite(t *testing.T) {
 	_, unknown := sms.TrackWrite(context.Background())
 	require.NoError(t, unknown(nil))
 }
+
+// latencyRoute is a fakeRoute whose sends take a scripted latency on the
+// router's clock and fail as scripted. The test sends one at a time.
+type latencyRoute struct {
+	fakeRoute
+	now     time.Time                 // the router's clock: each send moves it on by its latency
+	latency func(i int) time.Duration // of the ith send, from 0
+	errFor  func(i int) error
+	i       int
+}
+
+func (r *latencyRoute) Send(ctx context.Context, msg *otpd.Outbound) (otpd.SendResult, error) {
+	r.now = r.now.Add(r.latency(r.i))
+	err := r.errFor(r.i)
+	r.i++
+	if err != nil {
+		return otpd.SendResult{}, err
+	}
+	return r.fakeRoute.Send(ctx, msg)
+}
+
+// boundRoute is a fakeRoute that keeps binds.
+type boundRoute struct {
+	fakeRoute
+	up, configured int
+}
+
+func (r *boundRoute) Binds() (up, configured int) { return r.up, r.configured }
+
+// Health reports, per route, its binds or reachability, and the error rate
+// and latencies of its last sends.
+func TestRouteHealth(t *testing.T) {
+	t.Parallel()
+	ms := func(i int) time.Duration { return time.Duration(i+1) * time.Millisecond }
+	// failing returns errFor for sends that fail with err when fails(i).
+	failing := func(err error, fails func(i int) bool) func(int) error {
+		return func(i int) error {
+			if fails(i) {
+				return err
+			}
+			return nil
+		}
+	}
+	temporary := errors.New("provider answered 503")
+	permanent := &otpd.SendError{Permanent: true, Err: errors.New("invalid number")}
+	never := func(int) bool { return false }
+	smppRoute, err := sms.NewSMPPRoute(&recordingSubmitter{}, sms.SMPPOptions{})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name    string
+		channel otpd.Channel // when nil, a latencyRoute sending sends times
+		sends   int
+		latency func(i int) time.Duration
+		errFor  func(i int) error
+		want    sms.RouteHealth // Name, Err and LastErrorAt are checked apart
+	}{{
+		name:    "http route before its first send",
+		channel: &fakeRoute{},
+		want:    sms.RouteHealth{Ready: true, State: "unknown"},
+	}, {
+		name:  "http route whose last send had no answer",
+		sends: 4, latency: ms, errFor: failing(temporary, func(i int) bool { return i == 3 }),
+		want: sms.RouteHealth{Ready: true, State: "unreachable", Sent: 3, Failed: 1, Recent: 4, ErrorRate: 0.25,
+			Latency: 2500 * time.Microsecond, LatencyP50: 2 * time.Millisecond, LatencyP99: 4 * time.Millisecond,
+			LastError: temporary.Error()},
+	}, {
+		name:  "http route that refused a number for good is reachable",
+		sends: 2, latency: ms, errFor: failing(permanent, func(i int) bool { return i == 1 }),
+		want: sms.RouteHealth{Ready: true, State: "reachable", Sent: 1, Failed: 1, Recent: 2, ErrorRate: 0.5,
+			Latency: 1500 * time.Microsecond, LatencyP50: time.Millisecond, LatencyP99: 2 * time.Millisecond,
+			LastError: permanent.Error()},
+	}, {
+		name:  "percentiles over 100 sends of 1 to 100 ms",
+		sends: 100, latency: ms, errFor: failing(nil, never),
+		want: sms.RouteHealth{Ready: true, State: "reachable", Sent: 100, Recent: 100,
+			Latency: 50500 * time.Microsecond, LatencyP50: 50 * time.Millisecond, LatencyP99: 99 * time.Millisecond},
+	}, {
+		name:  "failures older than the window no longer count",
+		sends: 50 + sms.HealthWindow, latency: func(int) time.Duration { return time.Millisecond },
+		errFor: failing(temporary, func(i int) bool { return i < 50 }),
+		want: sms.RouteHealth{Ready: true, State: "reachable", Sent: sms.HealthWindow, Failed: 50, Recent: sms.HealthWindow,
+			Latency: time.Millisecond, LatencyP50: time.Millisecond, LatencyP99: time.Millisecond, LastError: temporary.Error()},
+	}, {
+		name:    "smpp route with one bind of two up",
+		channel: &boundRoute{up: 1, configured: 2},
+		want:    sms.RouteHealth{Ready: true, State: "bound", Binds: 2, BindsUp: 1},
+	}, {
+		name:    "smpp route with no bind up",
+		channel: &boundRoute{fakeRoute: fakeRoute{down: true}, configured: 3},
+		want:    sms.RouteHealth{State: "unbound", Binds: 3},
+	}, {
+		name:    "smpp route over a submitter that does not count binds",
+		channel: smppRoute,
+		want:    sms.RouteHealth{Ready: true, State: "bound", Binds: 1, BindsUp: 1},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ch := tc.channel
+			var lr *latencyRoute
+			if ch == nil {
+				lr = &latencyRoute{now: time.Unix(1_700_000_000, 0), latency: tc.latency, errFor: tc.errFor}
+				ch = lr
+			}
+			r, err := sms.NewRouter([]*sms.Route{{Name: "r", Channel: ch}})
+			require.NoError(t, err)
+			if lr != nil {
+				r.SetNow(func() time.Time { return lr.now })
+			}
+			for range tc.sends {
+				_, _ = r.Send(t.Context(), &otpd.Outbound{To: "+447700900123"})
+			}
+			h := r.Health(t.Context())
+			require.Len(t, h, 1)
+			got := h[0]
+			require.Equal(t, "r", got.Name)
+			require.Equal(t, tc.want.Ready, got.Err == nil, "Err is set when the route is not ready")
+			require.Equal(t, tc.want.LastError != "", !got.LastErrorAt.IsZero(), "LastErrorAt goes with LastError")
+			got.Name, got.Err, got.LastErrorAt = "", nil, time.Time{}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}

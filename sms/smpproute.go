@@ -200,6 +200,21 @@ func relativeValidity(d time.Duration) string {
 // Ready reports whether a bind is up.
 func (r *SMPPRoute) Ready(ctx context.Context) error { return r.sub.Ready(ctx) }
 
+var _ BindCounter = (*SMPPRoute)(nil)
+
+// Binds returns how many binds are up and how many the route keeps. A
+// Submitter that does not count its binds (smpp.Transmitter does) counts
+// as one bind, up when it is ready.
+func (r *SMPPRoute) Binds() (up, configured int) {
+	if bc, ok := r.sub.(BindCounter); ok {
+		return bc.Binds()
+	}
+	if r.sub.Ready(context.Background()) == nil {
+		return 1, 1
+	}
+	return 0, 1
+}
+
 // IDForm is how an SMSC writes message ids: in submit_sm_resp and in the
 // delivery receipts that quote them (receipted_message_id, or "id:" in the
 // text). SMPP 3.4 makes the id an opaque string, but many SMSCs answer

@@ -252,11 +252,11 @@ func TestCluster(t *testing.T) {
 	// Each receipt goes to a bind other than the one that submitted, that
 	// is, to another node: what a cluster sees from a real SMSC some of
 	// the time, here all of the time. The receipt waits 2 s: a receipt
-	// that overtakes the sender's record of the send is dropped as
-	// unknown, and the message stays "sent" for good (see
-	// TestReceiptBeforeSendRecorded in sms/smstest), which is not what
-	// this test is about; with the machine loaded by other tests, a node
-	// took more than 500 ms to record its sends.
+	// that overtakes the sender's record of the send is kept (early
+	// receipts) and applied only when that record is written, a path
+	// TestReceiptBeforeSendRecorded in sms/smstest covers and this test
+	// is not about; with the machine loaded by other tests, a node took
+	// more than 500 ms to record its sends.
 	sc := startClusterSMSC(t, smsc.Config{SystemID: "otpd", Password: "pw", DLRDelay: 2 * time.Second,
 		Faults: smsc.Faults{ReceiptsToOtherBind: true}})
 	survivorCfg := func(i int) clusterNodeConfig {

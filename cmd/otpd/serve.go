@@ -30,6 +30,7 @@ import (
 	"github.com/otpd/otpd/postgres"
 	"github.com/otpd/otpd/ratelimit"
 	"github.com/otpd/otpd/smpp"
+	"github.com/otpd/otpd/sms"
 	"github.com/otpd/otpd/sqlite"
 	"github.com/otpd/otpd/webhook"
 )
@@ -148,6 +149,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}()
 	if smsRouter != nil {
 		smsRouter.SetObserver(routeMetrics)
+		routeMetrics.WatchStates(func() []metrics.RouteState { return routeStates(smsRouter) })
 		channels[otpd.ChannelSMS] = smsRouter
 	}
 	if len(channels) == 0 {
@@ -242,6 +244,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			}
 			return details
 		},
+	}
+	if smsRouter != nil {
+		apiCfg.SMSRoutes = func(ctx context.Context) map[string]httpapi.RouteHealth {
+			return routeHealth(smsRouter.Health(ctx))
+		}
 	}
 	// SMS provider status callbacks (twilio and vonage routes), at
 	// /v1/callbacks/<type>/<route>: authenticated by the provider's
@@ -390,6 +397,42 @@ func handleReceipt(ctx context.Context, engine *otpd.Engine, route string, d *sm
 		m.RouteReceipt(route, string(status))
 	}
 	return err
+}
+
+// routeStates is what the route gauges show of each SMS route.
+func routeStates(r *sms.Router) []metrics.RouteState {
+	hs := r.Health(context.Background()) // no I/O: a scrape needs no deadline
+	out := make([]metrics.RouteState, len(hs))
+	for i, h := range hs {
+		out[i] = metrics.RouteState{Route: h.Name, Up: h.Ready, Binds: h.Binds, BindsUp: h.BindsUp}
+	}
+	return out
+}
+
+// routeHealth is what /readyz shows of each SMS route.
+func routeHealth(hs []sms.RouteHealth) map[string]httpapi.RouteHealth {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	out := make(map[string]httpapi.RouteHealth, len(hs))
+	for _, h := range hs {
+		rh := httpapi.RouteHealth{
+			Status: "ok", State: h.State, Sent: h.Sent, Failed: h.Failed,
+			RecentSends: h.Recent, ErrorRate: h.ErrorRate,
+			LatencyMeanMS: ms(h.Latency), LatencyP50MS: ms(h.LatencyP50), LatencyP99MS: ms(h.LatencyP99),
+			LastError: h.LastError,
+		}
+		if h.Err != nil {
+			rh.Status = h.Err.Error()
+		}
+		if h.Binds > 0 {
+			rh.Binds, rh.BindsUp = &h.Binds, &h.BindsUp
+		}
+		if !h.LastErrorAt.IsZero() {
+			at := h.LastErrorAt.UTC()
+			rh.LastErrorAt = &at
+		}
+		out[h.Name] = rh
+	}
+	return out
 }
 
 // receiptStatus maps an SMSC's message state to a message status; final

@@ -105,6 +105,9 @@ func TestServeWithSMPPRoute(t *testing.T) {
 	require.Contains(t, string(body), `otpd_sms_route_sends_total{result="ok",route="smpp"} 1`)
 	require.Contains(t, string(body), `otpd_message_queue_seconds_count{channel="sms",status="delivered"} 1`)
 	require.Contains(t, string(body), `otpd_sms_route_receipts_total{route="smpp",status="delivered"} 1`)
+	require.Contains(t, string(body), `otpd_sms_route_queue_seconds_count{route="smpp",status="sent"} 1`)
+	require.Contains(t, string(body), `otpd_sms_route_queue_seconds_count{route="smpp",status="delivered"} 1`)
+	require.Contains(t, string(body), `otpd_sms_route_binds{route="smpp",state="bound"} 1`)
 
 	res, err := admin.CheckVerification(ctx, svc.ID, v.ID, client.CheckParams{Code: code})
 	require.NoError(t, err)

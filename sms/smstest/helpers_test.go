@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -417,16 +416,6 @@ func (st *stack) waitAll(tb testing.TB, n int, status otpd.MessageStatus) []*otp
 				waitTimeout, n, status, len(vs), counts, &st.recs)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// knownBug skips a test that shows a bug outside this package, unless
-// OTPD_KNOWN_BUGS is set: it documents the bug and reproduces it on demand
-// without failing everyone's test run until it is fixed.
-func knownBug(tb testing.TB, bug string) {
-	tb.Helper()
-	if os.Getenv("OTPD_KNOWN_BUGS") == "" {
-		tb.Skipf("known bug: %s (set OTPD_KNOWN_BUGS=1 to run)", bug)
 	}
 }
 
