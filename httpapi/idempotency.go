@@ -45,14 +45,9 @@ func (s *Server) idempotent(ctx context.Context, c *call, key string, run func()
 	if s.idem == nil {
 		return run()
 	}
-	now := s.now().UTC()
-	rec := &otpd.IdempotencyRecord{
-		Scope:       idempotencyScope(c.principal),
-		Key:         key,
-		RequestHash: requestHash(c.r, c.body),
-		CreatedAt:   now,
-		LockedUntil: now.Add(idempotencyLock),
-	}
+	rec := s.newRecord(c, key)
+	now := rec.CreatedAt
+	rec.LockedUntil = now.Add(idempotencyLock)
 	existing, err := s.idem.ReserveIdempotencyKey(ctx, rec)
 	if err != nil {
 		return s.errorResponse(c.r, err)
@@ -121,13 +116,7 @@ func (s *Server) idempotentCreate(ctx context.Context, c *call, key string, ep e
 		c.err = nil
 		return s.idempotent(ctx, c, key, func() *response { return s.run(ctx, c, ep) })
 	}
-	now := s.now().UTC()
-	rec := &otpd.IdempotencyRecord{
-		Scope:       idempotencyScope(c.principal),
-		Key:         key,
-		RequestHash: requestHash(c.r, c.body),
-		CreatedAt:   now,
-	}
+	rec := s.newRecord(c, key)
 	switch _, err := s.idem.GetIdempotencyKey(ctx, rec.Scope, rec.Key); {
 	case err == nil:
 		// A record exists: a replay, a conflict, a request in progress or
@@ -182,6 +171,16 @@ func (s *Server) purgeAndReserve(ctx context.Context, rec *otpd.IdempotencyRecor
 		}
 	}
 	return s.idem.ReserveIdempotencyKey(ctx, rec)
+}
+
+// newRecord names the request c with key, made now.
+func (s *Server) newRecord(c *call, key string) *otpd.IdempotencyRecord {
+	return &otpd.IdempotencyRecord{
+		Scope:       idempotencyScope(c.principal),
+		Key:         key,
+		RequestHash: requestHash(c.r, c.body),
+		CreatedAt:   s.now().UTC(),
+	}
 }
 
 // idempotencyScope keeps tenants' keys apart. All keys of one service share
