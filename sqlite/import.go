@@ -23,8 +23,8 @@ type importRow struct {
 // row encodings of CreateVerification and UpdateVerification, so what it
 // writes reads back as theirs does. The rows are sealed on the caller's
 // goroutine, so that callers preparing batches in parallel keep the
-// writer busy with inserts only; the batch is one write of the group
-// commit, committed with whatever other writes wait with it.
+// writer busy with inserts only. The batch is a transaction of its own
+// (writeAlone), not a write of the group commit.
 func (s *Store) ImportVerifications(ctx context.Context, vs []*otpd.Verification) error {
 	rows := make([]importRow, len(vs))
 	for i, v := range vs {
@@ -46,7 +46,7 @@ func (s *Store) ImportVerifications(ctx context.Context, vs []*otpd.Verification
 		}
 		rows[i] = importRow{v: v, args: append([]any{v.ID, v.ServiceID}, args...), events: events}
 	}
-	err := s.write(ctx, func(tx *txn) error {
+	err := s.writeAlone(ctx, func(tx *txn) error {
 		// Bound to the transaction once for the batch: txn.exec binds on
 		// every call, an allocation and a lock per row that a batch of
 		// thousands of rows notices.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/client"
+	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/loadtest"
 	"github.com/otpd/otpd/smsc"
 	"github.com/otpd/otpd/sqlite"
@@ -418,7 +419,8 @@ func prefillStore(ctx context.Context, dataDir, sid string, rows int, progress f
 	if err != nil {
 		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
 	}
-	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows, Progress: progress})
+	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows,
+		EventData: httpapi.EventData, Progress: progress})
 	if err != nil {
 		return st, err
 	}
