@@ -317,7 +317,7 @@ func TestPrefillWritesClosedVerifications(t *testing.T) {
 }
 
 // openSQLite opens a SQLite store that seals with keyring.
-func openSQLite(t *testing.T, path string, keyring *otpd.Keyring) *sqlite.Store {
+func openSQLite(t testing.TB, path string, keyring *otpd.Keyring) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), path, sqlite.WithSealer(keyring))
 	require.NoError(t, err)

@@ -33,6 +33,9 @@ type writeReq struct {
 	// that lets a batch's other writes survive its failure: see
 	// writeAlone.
 	alone bool
+	// bigCache runs it with the import's page cache (importCacheKiB):
+	// see runAlone.
+	bigCache bool
 }
 
 type writeResult struct {
@@ -58,6 +61,45 @@ func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
 // write of thousands of rows spent half its time there.
 func (s *Store) writeAlone(ctx context.Context, fn func(*txn) error) error {
 	return s.send(&writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1), alone: true})
+}
+
+// writeImport is writeAlone with the import's page cache.
+func (s *Store) writeImport(ctx context.Context, fn func(*txn) error) error {
+	return s.send(&writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1), alone: true, bigCache: true})
+}
+
+// The write connection's page cache, as PRAGMA cache_size values (negative:
+// KiB). An import of millions of rows inserts into indexes in random order
+// — verifications_pending by destination key, message_refs by the SMSC's
+// message id — and once those outgrow SQLite's default 2 MiB cache nearly
+// every insert reads its leaf page back from the WAL or the file, and the
+// transaction's dirty pages spill to the WAL before the commit: two thirds
+// of a prefill's writer time was that. The import gets a cache that holds
+// those indexes whole up to tens of millions of rows; SQLite allocates
+// pages as they are used, so it costs what the indexes take, and the
+// writer gives it back before the next ordinary write.
+const (
+	defaultCacheSize = -2000    // SQLite's default
+	importCacheSize  = -3 << 20 // 3 GiB
+)
+
+// setCache sets the write connection's page cache size if it is not
+// already big (importCacheSize) or not (defaultCacheSize). Shrinking it
+// frees the pages above the new size. It runs on the writer goroutine,
+// outside a transaction.
+func (s *Store) setCache(big bool) {
+	if s.bigCache == big {
+		return
+	}
+	size := defaultCacheSize
+	if big {
+		size = importCacheSize
+	}
+	// On failure the cache stays as it is: a slower import or a larger
+	// cache, not a wrong write.
+	if _, err := s.w.Exec(fmt.Sprintf("PRAGMA cache_size = %d", size)); err == nil {
+		s.bigCache = big
+	}
 }
 
 // send hands req to the writer and waits for its outcome.
@@ -107,6 +149,7 @@ func (s *Store) writer() {
 					if req.alone {
 						s.runAlone(req)
 					} else {
+						s.setCache(false)
 						s.runBatch([]*writeReq{req})
 					}
 				default:
@@ -128,6 +171,7 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
+		s.setCache(false)
 		s.runBatch(batch)
 		if alone != nil {
 			s.runAlone(alone)
@@ -181,6 +225,7 @@ func (s *Store) runAlone(r *writeReq) {
 		r.done <- writeResult{err: err}
 		return
 	}
+	s.setCache(r.bigCache)
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		r.done <- writeResult{err: fmt.Errorf("sqlite: begin: %w", err)}

@@ -46,7 +46,7 @@ func (s *Store) ImportVerifications(ctx context.Context, vs []*otpd.Verification
 		}
 		rows[i] = importRow{v: v, args: append([]any{v.ID, v.ServiceID}, args...), events: events}
 	}
-	err := s.writeAlone(ctx, func(tx *txn) error {
+	err := s.writeImport(ctx, func(tx *txn) error {
 		// Bound to the transaction once for the batch: txn.exec binds on
 		// every call, an allocation and a lock per row that a batch of
 		// thousands of rows notices.
