@@ -29,7 +29,8 @@ func BenchmarkPrefillSQLite(b *testing.B) {
 		rows = n
 	}
 	// As otpd bench --prefill runs it (cmd/otpd prefillGCPercent).
-	defer debug.SetGCPercent(debug.SetGCPercent(800))
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(2 << 30))
 	var total time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()

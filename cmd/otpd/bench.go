@@ -492,8 +492,12 @@ func (st benchState) save(dir string, kept bool) error {
 	return nil
 }
 
-// prefillGCPercent is GOGC while prefilling: see prefillStore.
-const prefillGCPercent = 800
+// GOGC and GOMEMLIMIT while prefilling: see prefillStore. The store's page
+// cache (up to 3 GiB for an import) is outside the Go heap and the limit.
+const (
+	prefillGCPercent   = 400
+	prefillMemoryLimit = 2 << 30
+)
 
 // prefillStore opens the stopped server's SQLite store and keyring and
 // inserts rows closed verifications of service sid.
@@ -515,9 +519,12 @@ func prefillStore(ctx context.Context, dataDir, sid string, rows int, progress f
 	}
 	// Making rows allocates a lot (event JSON, sealing, driver
 	// arguments) and keeps little: at the default GOGC the collector ran
-	// continuously, a quarter of the prefill's CPU. The server is stopped
-	// meanwhile, so the bench process has the memory to spare.
+	// continuously, a quarter of the prefill's CPU. A higher GOGC alone
+	// scales with the batches in flight (GOGC 800 grew the process past
+	// 10 GB during a 10 M-row fill, and it was killed): the memory limit
+	// caps the heap, the GOGC spaces collections below it.
 	defer debug.SetGCPercent(debug.SetGCPercent(prefillGCPercent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(prefillMemoryLimit))
 	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows,
 		EventData: httpapi.EventData, Progress: progress})
 	if err != nil {
