@@ -73,14 +73,16 @@ func (s *Store) writeImport(ctx context.Context, fn func(*txn) error) error {
 // — verifications_pending by destination key, message_refs by the SMSC's
 // message id — and once those outgrow SQLite's default 2 MiB cache nearly
 // every insert reads its leaf page back from the WAL or the file, and the
-// transaction's dirty pages spill to the WAL before the commit: two thirds
-// of a prefill's writer time was that. The import gets a cache that holds
-// those indexes whole up to tens of millions of rows; SQLite allocates
-// pages as they are used, so it costs what the indexes take, and the
-// writer gives it back before the next ordinary write.
+// transaction's dirty pages spill to the WAL before the commit: a quarter
+// of a prefill's CPU was that. The import gets a cache that holds those
+// indexes up to several million rows; SQLite allocates pages as they are
+// used, and the writer gives them back before the next ordinary write.
+// Each 4 KiB page costs about 8 KiB of memory (the allocator rounds its
+// header up to whole pages): 1 GiB of cache is 2 GiB resident, and 3 GiB
+// grew a 10 M-row fill past 8 GB.
 const (
 	defaultCacheSize = -2000    // SQLite's default
-	importCacheSize  = -3 << 20 // 3 GiB
+	importCacheSize  = -1 << 20 // 1 GiB
 )
 
 // setCache sets the write connection's page cache size if it is not

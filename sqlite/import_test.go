@@ -29,7 +29,7 @@ func TestImportCacheIsGivenBack(t *testing.T) {
 	svc := storetest.NewService(now)
 	require.NoError(t, s.CreateService(ctx, svc))
 	require.NoError(t, s.ImportVerifications(ctx, []*otpd.Verification{storetest.NewVerification(svc, now)}))
-	require.Equal(t, "-3145728", cache(), "3 GiB while importing")
+	require.Equal(t, "-1048576", cache(), "1 GiB while importing")
 
 	require.NoError(t, s.CreateService(ctx, storetest.NewService(now)))
 	require.Equal(t, "-2000", cache(), "back for ordinary writes")

@@ -493,7 +493,8 @@ func (st benchState) save(dir string, kept bool) error {
 }
 
 // GOGC and GOMEMLIMIT while prefilling: see prefillStore. The store's page
-// cache (up to 3 GiB for an import) is outside the Go heap and the limit.
+// cache (1 GiB for an import, about 2 GiB resident) is outside the Go heap
+// and the limit.
 const (
 	prefillGCPercent   = 400
 	prefillMemoryLimit = 2 << 30
