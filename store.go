@@ -242,6 +242,22 @@ type Store interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }
 
+// VerificationImporter is implemented by stores that can write many
+// verifications in one transaction. It is for loading a history, not for
+// serving: otpd bench --prefill fills a store with millions of closed
+// verifications through it, which one CreateVerification each, one
+// transaction each, would take an hour to do. Nothing on the request path
+// uses it, and a store need not implement it.
+type VerificationImporter interface {
+	// ImportVerifications inserts vs as CreateVerification would insert
+	// each — its messages and its events (Verification.Events), personal
+	// data sealed the same way — and also each message's Refs, as
+	// UpdateVerification records them when a send's outcome is written.
+	// All of vs is written in one transaction or none of it is; an id
+	// that exists already fails the whole call.
+	ImportVerifications(ctx context.Context, vs []*Verification) error
+}
+
 // ClaimedMessage identifies a message leased for delivery.
 type ClaimedMessage struct {
 	ServiceID      string

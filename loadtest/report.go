@@ -65,6 +65,9 @@ type PrefillReport struct {
 	Rows          int     `json:"rows"`
 	Seconds       float64 `json:"seconds"`
 	RowsPerSecond float64 `json:"rows_per_second"`
+	// Reused is set when a kept data directory (--data-dir) held the rows
+	// already: none were inserted and Rows is what it holds.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Latency is a histogram's summary in milliseconds.
@@ -182,7 +185,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		r.StartedAt.Format(time.RFC3339), offered, l.Scenario, l.DurationS, l.WarmupS, l.WrongShare*100)
 	fmt.Fprintf(w, "target %s, store %s, %d CPUs, load average %s before, %s after\n",
 		r.Target, orDash(r.Store), r.Host.CPUs, loadAvg(r.Host.LoadAverageBefore), loadAvg(r.Host.LoadAverageAfter))
-	if p := r.Prefill; p != nil {
+	if p := r.Prefill; p != nil && p.Reused {
+		fmt.Fprintf(w, "prefill: %d rows already in the data directory\n", p.Rows)
+	} else if p != nil {
 		fmt.Fprintf(w, "prefill: %d rows in %.1f s (%.0f rows/s)\n", p.Rows, p.Seconds, p.RowsPerSecond)
 	}
 	fmt.Fprintln(w)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/client"
+	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/loadtest"
 	"github.com/otpd/otpd/message"
 	"github.com/otpd/otpd/smsc"
@@ -218,41 +219,110 @@ func TestReadProcOfThisProcess(t *testing.T) {
 
 func TestPrefillWritesClosedVerifications(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "otpd.db"))
-	require.NoError(t, err)
-	defer store.Close()
-	keyring := otpd.NewKeyring(time.Now())
-	engine, err := otpd.NewEngine(otpd.Config{Store: store, Keyring: keyring, Renderer: message.New()})
-	require.NoError(t, err)
-	svc, err := engine.CreateService(ctx, &otpd.Service{Name: "Acme", Policy: otpd.DefaultPolicy()})
-	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T, path string, keyring *otpd.Keyring) otpd.Store
+		bulk  bool
+	}{
+		// The SQLite store imports in batches; hiding that makes Prefill
+		// fall back to a CreateVerification per row.
+		{"Import", func(t *testing.T, path string, k *otpd.Keyring) otpd.Store { return openSQLite(t, path, k) }, true},
+		{"OneByOne", func(t *testing.T, path string, k *otpd.Keyring) otpd.Store {
+			return struct{ otpd.Store }{openSQLite(t, path, k)}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			path := filepath.Join(t.TempDir(), "otpd.db")
+			keyring := otpd.NewKeyring(time.Now())
+			store := tc.store(t, path, keyring)
+			engine, err := otpd.NewEngine(otpd.Config{Store: store, Keyring: keyring, Renderer: message.New()})
+			require.NoError(t, err)
+			svc, err := engine.CreateService(ctx, &otpd.Service{Name: "Acme", Policy: otpd.DefaultPolicy()})
+			require.NoError(t, err)
 
-	var progress []int
-	var mu sync.Mutex
-	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: 200, Concurrency: 64,
-		Progress: func(done int) { mu.Lock(); progress = append(progress, done); mu.Unlock() }})
-	require.NoError(t, err)
-	require.Len(t, progress, 10, "one call per tenth")
-	require.Equal(t, 200, st.Rows)
-	require.Positive(t, st.RowsPerSecond())
+			var progress []int
+			var mu sync.Mutex
+			st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: 200,
+				BatchSize: 30, EventData: httpapi.EventData,
+				Progress: func(done int) { mu.Lock(); progress = append(progress, done); mu.Unlock() }})
+			require.NoError(t, err)
+			require.Len(t, progress, 10, "one call per tenth")
+			require.Equal(t, 200, progress[9])
+			require.Equal(t, 200, st.Rows)
+			require.Positive(t, st.RowsPerSecond())
 
-	all, err := store.ListVerifications(ctx, otpd.VerificationFilter{ServiceID: svc.ID, Now: time.Now()})
-	require.NoError(t, err)
-	require.Len(t, all, 200)
-	statuses := map[otpd.VerificationStatus]int{}
-	for _, v := range all {
-		statuses[v.Status]++
-		require.Len(t, v.Messages, 1)
-		require.Equal(t, otpd.MessageDelivered, v.Messages[0].Status)
-		require.True(t, v.CreatedAt.Before(time.Now()))
+			all, err := store.ListVerifications(ctx, otpd.VerificationFilter{ServiceID: svc.ID, Now: time.Now()})
+			require.NoError(t, err)
+			require.Len(t, all, 200)
+			statuses := map[otpd.VerificationStatus]int{}
+			for i, v := range all {
+				statuses[v.Status]++
+				require.Len(t, v.Messages, 1)
+				require.Equal(t, otpd.MessageDelivered, v.Messages[0].Status)
+				require.True(t, v.CreatedAt.Before(time.Now()))
+				if i > 0 {
+					require.False(t, v.CreatedAt.After(all[i-1].CreatedAt), "ids in creation order")
+				}
+				// The code is the server's: the keyring derives the one
+				// the stored hash is of.
+				code, err := keyring.DeriveCode(v.KeyID, v.ID, v.Salt, v.Alphabet, v.CodeLength)
+				require.NoError(t, err)
+				hash, err := keyring.HashCode(v.KeyID, v.ServiceID, v.ID, code, nil)
+				require.NoError(t, err)
+				require.Equal(t, hash, v.CodeHash)
+				require.Equal(t, keyring.DestinationKeys(svc.ID, v.To)[0], v.ToKey)
+			}
+			require.Greater(t, statuses[otpd.StatusApproved], 150, "%v", statuses)
+			require.Positive(t, statuses[otpd.StatusExpired], "%v", statuses)
+
+			pending, err := store.ListVerifications(ctx, otpd.VerificationFilter{ServiceID: svc.ID, Status: otpd.StatusPending, Now: time.Now()})
+			require.NoError(t, err)
+			require.Empty(t, pending, "nothing prefilled is checkable or deliverable")
+
+			// Each has the events a served one leaves, oldest first:
+			// created, sent, delivered, then how it ended.
+			v := all[100]
+			evs, err := store.ListEvents(ctx, otpd.EventFilter{ServiceID: svc.ID, VerificationID: v.ID})
+			require.NoError(t, err)
+			require.Len(t, evs, 4)
+			require.Equal(t, []otpd.EventType{otpd.EventVerificationCreated, otpd.EventMessageSent, otpd.EventMessageDelivered},
+				[]otpd.EventType{evs[3].Type, evs[2].Type, evs[1].Type})
+			require.Equal(t, otpd.EventDisabled, evs[0].Delivery.State, "the service has no webhook")
+			require.Contains(t, string(evs[0].Data), `"status":"`+string(v.Status)+`"`)
+			require.Contains(t, string(evs[3].Data), `"status":"pending"`)
+			if tc.bulk {
+				// Its delivery receipt finds it.
+				ref := "sms:" + v.Messages[0].ProviderID
+				cm, err := store.FindMessageByRef(ctx, ref)
+				require.NoError(t, err)
+				require.Equal(t, otpd.ClaimedMessage{ServiceID: svc.ID, VerificationID: v.ID, MessageID: v.Messages[0].ID}, cm)
+			}
+
+			// Nothing personal in clear in the database's files.
+			require.NoError(t, store.(interface{ Close() error }).Close())
+			files, err := filepath.Glob(path + "*")
+			require.NoError(t, err)
+			for _, f := range files {
+				raw, err := os.ReadFile(f)
+				require.NoError(t, err)
+				for _, v := range all[:20] {
+					require.NotContains(t, string(raw), v.To, "%s holds a destination in clear", filepath.Base(f))
+					require.NotContains(t, string(raw), v.To[1:], "%s holds a destination in clear", filepath.Base(f))
+				}
+			}
+		})
 	}
-	require.Len(t, statuses, 2, "approved and expired: %v", statuses)
-	require.Greater(t, statuses[otpd.StatusApproved], statuses[otpd.StatusExpired])
+}
 
-	pending, err := store.ListVerifications(ctx, otpd.VerificationFilter{ServiceID: svc.ID, Status: otpd.StatusPending, Now: time.Now()})
+// openSQLite opens a SQLite store that seals with keyring.
+func openSQLite(t testing.TB, path string, keyring *otpd.Keyring) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, sqlite.WithSealer(keyring))
 	require.NoError(t, err)
-	require.Empty(t, pending, "nothing prefilled is checkable or deliverable")
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestReportJSONFieldsAreStable(t *testing.T) {

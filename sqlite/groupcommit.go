@@ -29,6 +29,13 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(*txn) error
 	done chan writeResult
+	// alone runs fn in a transaction of its own, without the savepoint
+	// that lets a batch's other writes survive its failure: see
+	// writeAlone.
+	alone bool
+	// bigCache runs it with the import's page cache (importCacheKiB):
+	// see runAlone.
+	bigCache bool
 }
 
 type writeResult struct {
@@ -43,9 +50,65 @@ var errClosed = errors.New("sqlite: store is closed")
 // (its changes are rolled back, others' are not). fn must only use the txn
 // it is given: it runs on the writer goroutine.
 func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
+	return s.send(&writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)})
+}
+
+// writeAlone is write for a large write (ImportVerifications): fn runs in
+// a transaction of its own, committed when fn returns nil and rolled back
+// whole otherwise. Inside a batch's savepoint every statement's end
+// truncates the savepoint's in-memory sub-journal by walking it from the
+// start, and that journal grows with every page the write has touched: a
+// write of thousands of rows spent half its time there.
+func (s *Store) writeAlone(ctx context.Context, fn func(*txn) error) error {
+	return s.send(&writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1), alone: true})
+}
+
+// writeImport is writeAlone with the import's page cache.
+func (s *Store) writeImport(ctx context.Context, fn func(*txn) error) error {
+	return s.send(&writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1), alone: true, bigCache: true})
+}
+
+// The write connection's page cache, as PRAGMA cache_size values (negative:
+// KiB). An import of millions of rows inserts into indexes in random order
+// — verifications_pending by destination key, message_refs by the SMSC's
+// message id — and once those outgrow SQLite's default 2 MiB cache nearly
+// every insert reads its leaf page back from the WAL or the file, and the
+// transaction's dirty pages spill to the WAL before the commit: a quarter
+// of a prefill's CPU was that. The import gets a cache that holds those
+// indexes up to several million rows; SQLite allocates pages as they are
+// used, and the writer gives them back before the next ordinary write.
+// Each 4 KiB page costs about 8 KiB of memory (the allocator rounds its
+// header up to whole pages): 1 GiB of cache is 2 GiB resident, and 3 GiB
+// grew a 10 M-row fill past 8 GB.
+const (
+	defaultCacheSize = -2000    // SQLite's default
+	importCacheSize  = -1 << 20 // 1 GiB
+)
+
+// setCache sets the write connection's page cache size if it is not
+// already big (importCacheSize) or not (defaultCacheSize). Shrinking it
+// frees the pages above the new size. It runs on the writer goroutine,
+// outside a transaction.
+func (s *Store) setCache(big bool) {
+	if s.bigCache == big {
+		return
+	}
+	size := defaultCacheSize
+	if big {
+		size = importCacheSize
+	}
+	// On failure the cache stays as it is: a slower import or a larger
+	// cache, not a wrong write.
+	if _, err := s.w.Exec(fmt.Sprintf("PRAGMA cache_size = %d", size)); err == nil {
+		s.bigCache = big
+	}
+}
+
+// send hands req to the writer and waits for its outcome.
+func (s *Store) send(req *writeReq) error {
+	ctx := req.ctx
 	s.backlog.Add(1)
 	defer s.backlog.Add(-1)
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
@@ -74,6 +137,10 @@ func (s *Store) writer() {
 	for {
 		select {
 		case req := <-s.writes:
+			if req.alone {
+				s.runAlone(req)
+				continue
+			}
 			batch = append(batch[:0], req)
 		case <-s.closing:
 			// Close waits for callers to stop queuing by closing
@@ -81,22 +148,36 @@ func (s *Store) writer() {
 			for {
 				select {
 				case req := <-s.writes:
-					s.runBatch([]*writeReq{req})
+					if req.alone {
+						s.runAlone(req)
+					} else {
+						s.setCache(false)
+						s.runBatch([]*writeReq{req})
+					}
 				default:
 					return
 				}
 			}
 		}
+		var alone *writeReq // ends the batch; runs after it
 	fill:
 		for len(batch) < maxBatch {
 			select {
 			case req := <-s.writes:
+				if req.alone {
+					alone = req
+					break fill
+				}
 				batch = append(batch, req)
 			default:
 				break fill
 			}
 		}
+		s.setCache(false)
 		s.runBatch(batch)
+		if alone != nil {
+			s.runAlone(alone)
+		}
 	}
 }
 
@@ -138,6 +219,35 @@ func (s *Store) runBatch(batch []*writeReq) {
 		}
 		r.done <- res
 	}
+}
+
+// runAlone runs a writeAlone request in a transaction of its own.
+func (s *Store) runAlone(r *writeReq) {
+	if err := r.ctx.Err(); err != nil {
+		r.done <- writeResult{err: err}
+		return
+	}
+	s.setCache(r.bigCache)
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		r.done <- writeResult{err: fmt.Errorf("sqlite: begin: %w", err)}
+		return
+	}
+	res := func() (res writeResult) {
+		defer func() {
+			if p := recover(); p != nil {
+				res = writeResult{panicked: p}
+			}
+		}()
+		t := &txn{ctx: context.WithoutCancel(r.ctx), tx: tx, stmts: s.ws, sealer: s.sealer}
+		return writeResult{err: r.fn(t)}
+	}()
+	if res.err != nil || res.panicked != nil {
+		_ = tx.Rollback() // the outcome to report is fn's
+	} else if err := tx.Commit(); err != nil {
+		res.err = fmt.Errorf("sqlite: commit: %w", err)
+	}
+	r.done <- res
 }
 
 // The savepoint statements, prepared with the others: run twice per write,

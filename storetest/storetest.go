@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("PurgeVerifications", func(t *testing.T) { t.Parallel(); testPurgeVerifications(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
 	t.Run("MessageRefs", func(t *testing.T) { t.Parallel(); testMessageRefs(t, newStore) })
+	t.Run("ImportVerifications", func(t *testing.T) { t.Parallel(); testImportVerifications(t, newStore) })
 	t.Run("EarlyReceipts", func(t *testing.T) { t.Parallel(); testEarlyReceipts(t, newStore) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
 	t.Run("Devices", func(t *testing.T) { t.Parallel(); testDevices(t, newStore) })

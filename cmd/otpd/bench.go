@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/otpd/otpd"
 	"github.com/otpd/otpd/client"
+	"github.com/otpd/otpd/httpapi"
 	"github.com/otpd/otpd/loadtest"
 	"github.com/otpd/otpd/smsc"
 	"github.com/otpd/otpd/sqlite"
@@ -45,6 +48,7 @@ type benchFlags struct {
 	scenario                    string
 	baseline                    bool
 	prefill                     int
+	dataDir                     string
 	dlrDelay                    time.Duration
 	json                        bool
 	pprofOut                    string
@@ -69,6 +73,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&f.scenario, "scenario", "flow", "flow (start, read the code, check) or start (starts only)")
 	fs.BoolVar(&f.baseline, "baseline", false, "first run the same load against a JSON echo server (a separate process) and report otpd's rates as ratios of its requests/s")
 	fs.IntVar(&f.prefill, "prefill", 0, "insert this many closed verifications into the store before the run (self-started server only)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "self-started server only: keep its data directory here and reuse it on later runs, with the same service; --prefill then inserts only what the directory lacks (default: a temporary directory, removed after the run)")
 	fs.DurationVar(&f.dlrDelay, "dlr-delay", 100*time.Millisecond, "the SMSC simulator's delay before each delivery receipt (0: at once)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON (fields in package loadtest's documentation)")
 	fs.StringVar(&f.pprofOut, "cpuprofile", "", "self-started server only: run it with --pprof and write a CPU profile of the measured window to this file")
@@ -92,6 +97,8 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 		return usagef("--scenario must be flow or start")
 	case f.target != "" && f.prefill > 0:
 		return usagef("--prefill needs the server's data directory: it works only without --target")
+	case f.target != "" && f.dataDir != "":
+		return usagef("--data-dir is the self-started server's: it works only without --target")
 	case f.target != "" && f.pprofOut != "":
 		return usagef("--cpuprofile works only without --target (run the server with --pprof and use go tool pprof)")
 	case f.target != "" && f.smscURL == "" && f.scenario == string(loadtest.ScenarioFlow):
@@ -188,8 +195,18 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 			return nil, err
 		}
 		defer stopSMSC()
+		// A fresh admin token each run: serve takes it from the
+		// environment and keeps none in the data directory, so a kept
+		// directory needs no token of an earlier run.
 		admin = otpd.NewAdminToken()
 		dataDir := filepath.Join(tmp, "data")
+		if f.dataDir != "" {
+			dataDir = f.dataDir
+		}
+		state, err := readBenchState(dataDir)
+		if err != nil {
+			return nil, err
+		}
 		args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info", "--log-format", "text",
 			"--smpp", "smpp://otpd-bench:secret@" + smscAddr}
 		if f.pprofOut != "" {
@@ -211,21 +228,44 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 		if err := waitReady(ctx, client.New(target, "", client.WithHTTPClient(hc))); err != nil {
 			return nil, fmt.Errorf("bench: %w\n%s", err, srv.logTail())
 		}
-		sid, key, err := benchService(ctx, client.New(target, admin, client.WithHTTPClient(hc)))
+		sid, key, err := benchService(ctx, client.New(target, admin, client.WithHTTPClient(hc)), state.ServiceID)
 		if err != nil {
 			return nil, err
 		}
-		if f.prefill > 0 {
+		if state.ServiceID != sid {
+			state = benchState{ServiceID: sid}
+		}
+		if err := state.save(dataDir, f.dataDir != ""); err != nil {
+			return nil, err
+		}
+		if f.prefill > 0 && state.Prefilled >= f.prefill {
+			log.Info("prefill: the data directory holds the rows already", "rows", state.Prefilled)
+			rep.Prefill = &loadtest.PrefillReport{Rows: state.Prefilled, Reused: true}
+		}
+		if need := f.prefill - state.Prefilled; need > 0 {
 			// The store is the server's own file: stop it, fill the file
 			// from here, start it again on the same directory.
 			if err := srv.stop(); err != nil {
 				return nil, fmt.Errorf("bench: stopping the server to prefill: %w\n%s", err, srv.logTail())
 			}
-			log.Info("prefill: inserting verifications", "rows", f.prefill)
-			st, err := prefillStore(ctx, dataDir, sid, f.prefill, func(done int) {
+			log.Info("prefill: inserting verifications", "rows", need, "already", state.Prefilled)
+			st, err := prefillStore(ctx, dataDir, sid, need, func(done int) {
 				log.Info("prefill: progress", "rows", done)
+				// Counted as they commit: a fill stopped midway (hours
+				// of it, for tens of millions of rows) leaves a kept
+				// directory that says what it holds, and the next run
+				// adds only the rest.
+				partial := state
+				partial.Prefilled += done
+				if err := partial.save(dataDir, f.dataDir != ""); err != nil {
+					log.Warn("prefill: recording progress", "err", err)
+				}
 			})
 			if err != nil {
+				return nil, err
+			}
+			state.Prefilled += st.Rows
+			if err := state.save(dataDir, f.dataDir != ""); err != nil {
 				return nil, err
 			}
 			rep.Prefill = &loadtest.PrefillReport{Rows: st.Rows, Seconds: st.Elapsed.Seconds(), RowsPerSecond: st.RowsPerSecond()}
@@ -251,7 +291,7 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 	if f.smscURL != "" {
 		codes = &loadtest.SMSCPoller{BaseURL: f.smscURL, HTTP: hc, Since: time.Now()}
 	}
-	sid, key, err := benchService(ctx, client.New(target, admin, client.WithHTTPClient(hc)))
+	sid, key, err := benchService(ctx, client.New(target, admin, client.WithHTTPClient(hc)), "")
 	if err != nil {
 		return nil, err
 	}
@@ -379,11 +419,20 @@ func startBenchSMSC(ctx context.Context, dlrDelay time.Duration, inbox *loadtest
 	return ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
-// benchService creates the service the load uses and a key for it. Its
-// rate limits are off: the load is many users in one number range, which
-// the per-range and per-destination limits exist to stop, and the bench
-// measures throughput, not them.
-func benchService(ctx context.Context, admin *client.Client) (sid, key string, err error) {
+// benchService creates the service the load uses and a key for it; with
+// sid set (a kept data directory's) it only makes a new key for that
+// service, the one whose rows were prefilled. Its rate limits are off: the
+// load is many users in one number range, which the per-range and
+// per-destination limits exist to stop, and the bench measures throughput,
+// not them.
+func benchService(ctx context.Context, admin *client.Client, sid string) (string, string, error) {
+	if sid != "" {
+		k, err := admin.CreateKey(ctx, sid, "bench")
+		if err != nil {
+			return "", "", fmt.Errorf("bench: a key for service %s of the data directory: %w", sid, apiError(err))
+		}
+		return sid, k.Secret, nil
+	}
 	off := map[string]string{}
 	for _, name := range []string{client.LimitDestination, client.LimitClientIP, client.LimitService,
 		client.LimitPrefix, client.LimitCountry, client.LimitFailedChecks} {
@@ -399,6 +448,57 @@ func benchService(ctx context.Context, admin *client.Client) (sid, key string, e
 	}
 	return svc.ID, k.Secret, nil
 }
+
+// benchStateFile, in a kept data directory (--data-dir), says which
+// service the bench made there and how many rows it prefilled, so that a
+// later run loads the same service and does not fill the store again.
+const benchStateFile = "bench.json"
+
+// benchState is benchStateFile's content. It holds no secret: the key
+// is made anew each run.
+type benchState struct {
+	ServiceID string `json:"service_id"`
+	Prefilled int    `json:"prefilled_rows"`
+}
+
+// readBenchState reads dir's benchStateFile; none is an empty state.
+func readBenchState(dir string) (benchState, error) {
+	var st benchState
+	data, err := os.ReadFile(filepath.Join(dir, benchStateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err != nil {
+		return st, fmt.Errorf("bench: %s: %w", benchStateFile, err)
+	}
+	return st, nil
+}
+
+// save writes st to dir when the directory is kept.
+func (st benchState) save(dir string, kept bool) error {
+	if !kept {
+		return nil
+	}
+	data, err := json.Marshal(st)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, benchStateFile), append(data, '\n'), 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", benchStateFile, err)
+	}
+	return nil
+}
+
+// GOGC and GOMEMLIMIT while prefilling: see prefillStore. The store's page
+// cache (1 GiB for an import, about 2 GiB resident) is outside the Go heap
+// and the limit.
+const (
+	prefillGCPercent   = 400
+	prefillMemoryLimit = 2 << 30
+)
 
 // prefillStore opens the stopped server's SQLite store and keyring and
 // inserts rows closed verifications of service sid.
@@ -418,7 +518,16 @@ func prefillStore(ctx context.Context, dataDir, sid string, rows int, progress f
 	if err != nil {
 		return loadtest.PrefillStats{}, fmt.Errorf("bench: prefill: %w", err)
 	}
-	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows, Progress: progress})
+	// Making rows allocates a lot (event JSON, sealing, driver
+	// arguments) and keeps little: at the default GOGC the collector ran
+	// continuously, a quarter of the prefill's CPU. A higher GOGC alone
+	// scales with the batches in flight (GOGC 800 grew the process past
+	// 10 GB during a 10 M-row fill, and it was killed): the memory limit
+	// caps the heap, the GOGC spaces collections below it.
+	defer debug.SetGCPercent(debug.SetGCPercent(prefillGCPercent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(prefillMemoryLimit))
+	st, err := loadtest.Prefill(ctx, loadtest.PrefillConfig{Store: store, Keyring: keyring, Service: svc, Rows: rows,
+		EventData: httpapi.EventData, Progress: progress})
 	if err != nil {
 		return st, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,13 +21,8 @@ func TestBenchSmoke(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "bench", "--duration", "2s", "--warmup", "500ms", "--workers", "4",
+	out, stderr := runSelfBench(ctx, t, "--duration", "2s", "--warmup", "500ms", "--workers", "4",
 		"--baseline", "--prefill", "200", "--receipt-sample", "20", "--json", "--fail-on-error")
-	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN=")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "otpd bench failed:\n%s", stderr.String())
 
 	var rep struct {
 		Version int `json:"version"`
@@ -72,7 +68,7 @@ func TestBenchSmoke(t *testing.T) {
 	require.True(t, rep.OTPD.Server.Available)
 	require.Positive(t, rep.OTPD.Server.RSSBytes)
 	require.NotNil(t, rep.Ratios)
-	require.NotContains(t, stderr.String(), "+4477009", "progress never shows a full number")
+	require.NotContains(t, stderr, "+4477009", "progress never shows a full number")
 }
 
 // TestBenchTarget loads a server the bench did not start: codes are read
@@ -110,4 +106,64 @@ func TestBenchTarget(t *testing.T) {
 	require.True(t, rep.OTPD.Server.Available)
 	require.Equal(t, srv.cmd.Process.Pid, rep.OTPD.Server.PID)
 	require.Positive(t, rep.Receipts.Delivered)
+}
+
+// TestBenchReusesDataDir runs the bench twice on one --data-dir: the
+// second run loads the same service and store and prefills nothing.
+func TestBenchReusesDataDir(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "data")
+	run := func(prefill string) (rows int, reused bool, state string) {
+		t.Helper()
+		out, _ := runSelfBench(ctx, t, "--duration", "1s", "--warmup", "200ms", "--workers", "2",
+			"--prefill", prefill, "--data-dir", dir, "--receipt-sample", "5", "--json", "--fail-on-error")
+		var rep struct {
+			Prefill struct {
+				Rows   int  `json:"rows"`
+				Reused bool `json:"reused"`
+			} `json:"prefill"`
+			OTPD struct {
+				ErrorCount uint64 `json:"error_count"`
+			} `json:"otpd"`
+		}
+		require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+		require.Zero(t, rep.OTPD.ErrorCount)
+		data, err := os.ReadFile(filepath.Join(dir, "bench.json"))
+		require.NoError(t, err)
+		return rep.Prefill.Rows, rep.Prefill.Reused, string(data)
+	}
+	rows, reused, first := run("150")
+	require.Equal(t, 150, rows)
+	require.False(t, reused)
+	keyring, err := os.ReadFile(filepath.Join(dir, "keyring.json"))
+	require.NoError(t, err)
+
+	rows, reused, second := run("150")
+	require.Equal(t, 150, rows)
+	require.True(t, reused, "the rows were there")
+	require.Equal(t, first, second, "the same service, nothing added")
+
+	// Asking for more tops the store up.
+	rows, reused, third := run("200")
+	require.Equal(t, 50, rows)
+	require.False(t, reused)
+	require.Contains(t, third, `"prefilled_rows":200`)
+	again, err := os.ReadFile(filepath.Join(dir, "keyring.json"))
+	require.NoError(t, err)
+	require.Equal(t, keyring, again, "the keyring the rows were sealed with")
+}
+
+// runSelfBench runs `otpd bench` with args, starting its own server, and
+// returns its output and log.
+func runSelfBench(ctx context.Context, t *testing.T, args ...string) (out []byte, stderr string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binary, append([]string{"bench"}, args...)...)
+	cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN=")
+	var log strings.Builder
+	cmd.Stderr = &log
+	out, err := cmd.Output()
+	require.NoError(t, err, "otpd bench failed:\n%s", log.String())
+	return out, log.String()
 }
