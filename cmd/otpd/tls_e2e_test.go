@@ -83,7 +83,10 @@ func TestServeTLSAndReloadOnSIGHUP(t *testing.T) {
 	require.Equal(t, first.Cert.SerialNumber, serial(), "the files are read on SIGHUP only")
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return serial().Cmp(second.Cert.SerialNumber) == 0 }, 10*time.Second, 20*time.Millisecond)
-	require.Contains(t, srv.stderr.String(), `msg=reloaded what="tls certificate" serial=`+second.Cert.SerialNumber.Text(16))
+	// The log line follows the swap: wait for it too.
+	require.Eventually(t, func() bool {
+		return strings.Contains(srv.stderr.String(), `msg=reloaded what="tls certificate" serial=`+second.Cert.SerialNumber.Text(16))
+	}, 10*time.Second, 20*time.Millisecond, "the reload is logged")
 	_, err = c.StartVerification(ctx, svc.ID, client.StartParams{To: "+447700900123"})
 	require.NoError(t, err, "the API keeps working across the reload")
 
