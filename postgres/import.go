@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/internal/rowcodec"
 )
 
 var _ otpd.VerificationImporter = (*Store)(nil)
@@ -33,7 +34,7 @@ func (s *Store) ImportVerifications(ctx context.Context, vs []*otpd.Verification
 func queueImport(sl otpd.Sealer, b *pgx.Batch, v *otpd.Verification) error {
 	args, err := verificationArgs(v)
 	if err == nil {
-		err = sealVerificationArgs(sl, v.ID, args)
+		err = rowcodec.SealVerificationArgs(sl, v.ID, args)
 	}
 	if err != nil {
 		return err

@@ -309,7 +309,7 @@ func queueInsertMessage(b *pgx.Batch, v *otpd.Verification, m *otpd.Message) {
 func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) error {
 	args, err := verificationArgs(v)
 	if err == nil {
-		err = sealVerificationArgs(s.sealer, v.ID, args)
+		err = rowcodec.SealVerificationArgs(s.sealer, v.ID, args)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: create verification %s: %w", v.ID, err)
@@ -536,7 +536,7 @@ func queueChanges(sl otpd.Sealer, b *pgx.Batch, before, after *otpd.Verification
 	if !reflect.DeepEqual(oldArgs, newArgs) {
 		// Sealed after the comparison: a fresh nonce would make every
 		// update look like a change.
-		if err := sealVerificationArgs(sl, after.ID, newArgs); err != nil {
+		if err := rowcodec.SealVerificationArgs(sl, after.ID, newArgs); err != nil {
 			return fmt.Errorf("verification %s: %w", after.ID, err)
 		}
 		b.Queue(sqlUpdateVerification, append(newArgs, after.ID)...)
@@ -663,23 +663,4 @@ func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Du
 		msgs[i] = c.ClaimedMessage
 	}
 	return msgs, nil
-}
-
-// sealVerificationArgs seals, in place, the personal columns of what
-// verificationArgs returned (to_addr, client_ip and fallback_to).
-func sealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
-	if sl == nil {
-		return nil
-	}
-	to, ip, err := otpd.SealVerificationFields(sl, &otpd.Verification{ID: id, To: args[0].(string), ClientIP: args[7].(string)})
-	if err != nil {
-		return err
-	}
-	last := len(args) - 1 // fallback_to
-	fallbackTo, err := otpd.SealFallbackTo(sl, id, args[last].(string))
-	if err != nil {
-		return err
-	}
-	args[0], args[7], args[last] = to, ip, fallbackTo
-	return nil
 }

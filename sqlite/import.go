@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/otpd/otpd"
+	"github.com/otpd/otpd/internal/rowcodec"
 )
 
 var _ otpd.VerificationImporter = (*Store)(nil)
@@ -30,7 +31,7 @@ func (s *Store) ImportVerifications(ctx context.Context, vs []*otpd.Verification
 	for i, v := range vs {
 		args, err := verificationArgs(v)
 		if err == nil {
-			err = sealVerificationArgs(s.sealer, v.ID, args)
+			err = rowcodec.SealVerificationArgs(s.sealer, v.ID, args)
 		}
 		for _, m := range v.Messages {
 			if err == nil {

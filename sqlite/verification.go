@@ -327,7 +327,7 @@ func checkMessage(v *otpd.Verification, m *otpd.Message) error {
 func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) error {
 	args, err := verificationArgs(v)
 	if err == nil {
-		err = sealVerificationArgs(s.sealer, v.ID, args)
+		err = rowcodec.SealVerificationArgs(s.sealer, v.ID, args)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
@@ -619,7 +619,7 @@ func prepareChanges(sl otpd.Sealer, before, after *otpd.Verification) (*changes,
 	}
 	ch := &changes{after: after}
 	if !reflect.DeepEqual(oldArgs, newArgs) {
-		if err := sealVerificationArgs(sl, after.ID, newArgs); err != nil {
+		if err := rowcodec.SealVerificationArgs(sl, after.ID, newArgs); err != nil {
 			return nil, fmt.Errorf("verification %s: %w", after.ID, err)
 		}
 		ch.row = newArgs
@@ -802,25 +802,4 @@ func (s *Store) ClaimFallbacks(ctx context.Context, now time.Time, lease time.Du
 		msgs[i] = c.ClaimedMessage
 	}
 	return msgs, nil
-}
-
-// sealVerificationArgs seals, in place, the personal columns of what
-// verificationArgs returned (to_addr, client_ip and fallback_to). Sealing
-// comes after writeChanges compares the plain values: a fresh nonce would
-// make every update look like a change.
-func sealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
-	if sl == nil {
-		return nil
-	}
-	to, ip, err := otpd.SealVerificationFields(sl, &otpd.Verification{ID: id, To: args[0].(string), ClientIP: args[7].(string)})
-	if err != nil {
-		return err
-	}
-	last := len(args) - 1 // fallback_to
-	fallbackTo, err := otpd.SealFallbackTo(sl, id, args[last].(string))
-	if err != nil {
-		return err
-	}
-	args[0], args[7], args[last] = to, ip, fallbackTo
-	return nil
 }

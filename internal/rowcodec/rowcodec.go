@@ -77,3 +77,32 @@ func DecodeService(s *otpd.Service, c ServiceColumns) error {
 	}
 	return nil
 }
+
+// Where the personal columns stand in the verification arguments both
+// stores build (their verificationArgs): to_addr first, client_ip eighth,
+// fallback_to last.
+const (
+	argTo       = 0
+	argClientIP = 7
+)
+
+// SealVerificationArgs seals, in place, the personal columns of a store's
+// verification arguments (to_addr, client_ip and fallback_to) for the
+// verification id. Sealing comes after a store compares plain values: a
+// fresh nonce would make every update look like a change.
+func SealVerificationArgs(sl otpd.Sealer, id string, args []any) error {
+	if sl == nil {
+		return nil
+	}
+	to, ip, err := otpd.SealVerificationFields(sl, &otpd.Verification{ID: id, To: args[argTo].(string), ClientIP: args[argClientIP].(string)})
+	if err != nil {
+		return err
+	}
+	last := len(args) - 1 // fallback_to
+	fallbackTo, err := otpd.SealFallbackTo(sl, id, args[last].(string))
+	if err != nil {
+		return err
+	}
+	args[argTo], args[argClientIP], args[last] = to, ip, fallbackTo
+	return nil
+}
