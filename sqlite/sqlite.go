@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -315,6 +316,11 @@ type txn struct {
 	db     *sql.DB // when tx is nil
 	stmts  map[string]*sql.Stmt
 	sealer otpd.Sealer
+	// dirty records that a statement run through this txn may have
+	// changed the database: it changed rows, or it failed (a failure's
+	// partial effect is not known). Group commit runs a write outside a
+	// savepoint and needs to know whether its failure left anything behind.
+	dirty bool
 }
 
 // queryer is what a txn runs statements on: its transaction or its pool.
@@ -344,13 +350,29 @@ func (t *txn) stmt(query string) *sql.Stmt {
 }
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {
+	var (
+		res sql.Result
+		err error
+	)
 	if st := t.stmt(query); st != nil {
-		return st.ExecContext(t.ctx, args...)
+		res, err = st.ExecContext(t.ctx, args...)
+	} else {
+		res, err = t.on().ExecContext(t.ctx, query, args...)
 	}
-	return t.on().ExecContext(t.ctx, query, args...)
+	if t.tx != nil && !t.dirty {
+		if err != nil {
+			t.dirty = true
+		} else if n, nerr := res.RowsAffected(); nerr != nil || n > 0 {
+			t.dirty = true
+		}
+	}
+	return res, err
 }
 
+// query runs a query. A write with RETURNING (the claims) is a query too:
+// it leaves the txn dirty, as any statement that is not a SELECT does.
 func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
+	t.markQuery(query)
 	if st := t.stmt(query); st != nil {
 		return st.QueryContext(t.ctx, args...)
 	}
@@ -358,10 +380,25 @@ func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
 }
 
 func (t *txn) queryRow(query string, args ...any) *sql.Row {
+	t.markQuery(query)
 	if st := t.stmt(query); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
 	}
 	return t.on().QueryRowContext(t.ctx, query, args...)
+}
+
+// markQuery marks the txn dirty for a query that may write: whether it
+// changed rows is not known until its rows are read.
+func (t *txn) markQuery(query string) {
+	if t.tx != nil && !t.dirty && !readOnly(query) {
+		t.dirty = true
+	}
+}
+
+// readOnly reports whether query is a SELECT, which changes nothing.
+func readOnly(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
 // read runs fn in a read transaction on the read pool, so that what it reads

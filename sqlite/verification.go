@@ -706,6 +706,7 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Dur
 	}
 	var out []claimed
 	err := s.write(ctx, func(tx *txn) error {
+		out = out[:0]
 		rows, err := tx.query(sqlClaimMessages, millis(now.Add(lease)), millis(now), millis(now), limit)
 		if err != nil {
 			return err
