@@ -17,7 +17,7 @@ import (
 // otpd.InvalidationSource that tests publish on by hand.
 type countingStore struct {
 	otpd.Store
-	getKey, getService atomic.Int64
+	getKey, getService, getVerification atomic.Int64
 
 	mu   sync.Mutex
 	subs []func(otpd.Invalidation)
@@ -31,6 +31,11 @@ func (s *countingStore) GetKey(ctx context.Context, id string) (*otpd.Key, error
 func (s *countingStore) GetService(ctx context.Context, id string) (*otpd.Service, error) {
 	s.getService.Add(1)
 	return s.Store.GetService(ctx, id)
+}
+
+func (s *countingStore) GetVerification(ctx context.Context, serviceID, id string) (*otpd.Verification, error) {
+	s.getVerification.Add(1)
+	return s.Store.GetVerification(ctx, serviceID, id)
 }
 
 func (s *countingStore) SubscribeInvalidations(fn func(otpd.Invalidation)) func() {
@@ -108,6 +113,81 @@ func TestReadsPerVerification(t *testing.T) {
 			t.Logf("%s: GetKey %d, GetService %d per verification", tt.name, gotKey, gotService)
 			require.Equal(t, tt.wantKey, gotKey, "GetKey per verification")
 			require.Equal(t, tt.wantService, gotService, "GetService per verification")
+		})
+	}
+}
+
+// handoffRecorder is an otpd.Handoff that keeps what it is given.
+type handoffRecorder struct {
+	mu    sync.Mutex
+	given []otpd.ClaimedMessage
+}
+
+func (h *handoffRecorder) Reserve() (time.Duration, bool) { return time.Minute, true }
+func (h *handoffRecorder) Cancel()                        {}
+func (h *handoffRecorder) Give(m otpd.ClaimedMessage) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.given = append(h.given, m)
+}
+
+func (h *handoffRecorder) last(t *testing.T) otpd.ClaimedMessage {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.NotEmpty(t, h.given)
+	return h.given[len(h.given)-1]
+}
+
+// A message handed over in-process carries the verification as its start
+// (or resend) committed it, and Deliver sends from that copy without
+// reading the verification back, unless the copy has grown old.
+func TestDeliverFromTheHandedCopy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		age       time.Duration // between the start and the delivery
+		wantReads int64
+	}{
+		{"fresh", time.Second, 0},
+		{"old", 10 * time.Second, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := &handoffRecorder{}
+			var cs *countingStore
+			b := setupWith(t, func(cfg *otpd.Config) {
+				cs = &countingStore{Store: cfg.Store}
+				cfg.Store = cs
+				cfg.Handoff = h
+			})
+			ctx := context.Background()
+			for _, resend := range []bool{false, true} {
+				v, err := b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+447700900123"})
+				require.NoError(t, err)
+				if resend {
+					b.clock.add(time.Minute) // past the resend cooldown
+					v, err = b.engine.Resend(ctx, b.svc.ID, v.ID, "")
+					require.NoError(t, err)
+				}
+				cm := h.last(t)
+				require.NotNil(t, cm.Verification)
+				require.Equal(t, v.ID, cm.Verification.ID)
+				require.NotSame(t, v, cm.Verification, "the dispatcher gets a copy of its own")
+				b.clock.add(tt.age)
+				reads := cs.getVerification.Load()
+				require.NoError(t, b.engine.Deliver(ctx, cm))
+				require.Equal(t, tt.wantReads, cs.getVerification.Load()-reads, "GetVerification calls")
+				out := b.sms.last(t)
+				require.Equal(t, cm.MessageID, out.MessageID)
+				got, err := b.engine.GetVerification(ctx, b.svc.ID, v.ID)
+				require.NoError(t, err)
+				require.Equal(t, otpd.MessageSent, got.Messages[len(got.Messages)-1].Status, "the outcome is recorded")
+				res, err := b.engine.Check(ctx, b.svc.ID, v.ID, out.Code, nil)
+				require.NoError(t, err)
+				require.True(t, res.Valid)
+			}
 		})
 	}
 }

@@ -29,7 +29,7 @@ const (
 // the message but before the outcome is recorded, the lease runs out and the
 // message is sent again.
 func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
-	v, err := e.store.GetVerification(ctx, cm.ServiceID, cm.VerificationID)
+	v, err := e.claimedVerification(ctx, cm)
 	if errors.Is(err, ErrNotFound) {
 		return nil // purged or its service deleted: nothing to send
 	}
@@ -65,6 +65,23 @@ func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
 	res, sendErr := ch.Send(sendCtx, out)
 	cancel()
 	return e.recordSend(ctx, cm, res, sendErr)
+}
+
+// handedFresh is how old a handed-over copy of a verification may be for
+// Deliver to send from it. A handed-over message is leased to this node, so
+// nothing else sends it while the lease lasts; a copy older than this
+// (a dispatcher that fell far behind) is read again, lest the lease ran out
+// and another node sent the message meanwhile.
+const handedFresh = 5 * time.Second
+
+// claimedVerification returns the verification of a claimed message: the
+// copy handed over with it while that is fresh, else what the store holds.
+func (e *Engine) claimedVerification(ctx context.Context, cm ClaimedMessage) (*Verification, error) {
+	if v := cm.Verification; v != nil && v.ID == cm.VerificationID && v.ServiceID == cm.ServiceID &&
+		e.Now().Sub(v.UpdatedAt) < handedFresh {
+		return v, nil
+	}
+	return e.store.GetVerification(ctx, cm.ServiceID, cm.VerificationID)
 }
 
 // compose derives the code and renders the message for its channel.

@@ -263,6 +263,11 @@ type ClaimedMessage struct {
 	ServiceID      string
 	VerificationID string
 	MessageID      string
+	// Verification, on a message handed over in-process (Handoff), is the
+	// verification as the write that queued the message committed it, so
+	// that Deliver need not read it back. Claims from the store leave it
+	// nil.
+	Verification *Verification
 }
 
 // VerificationFilter selects verifications for ListVerifications.

@@ -229,7 +229,9 @@ func (h handing) give(v *Verification, m *Message) {
 		h.e.notify()
 		return
 	}
-	h.e.handoff.Give(ClaimedMessage{ServiceID: v.ServiceID, VerificationID: v.ID, MessageID: m.ID})
+	// A copy: the caller goes on to answer with v, and the dispatcher reads
+	// it on another goroutine.
+	h.e.handoff.Give(ClaimedMessage{ServiceID: v.ServiceID, VerificationID: v.ID, MessageID: m.ID, Verification: v.Clone()})
 }
 
 // cancel returns an unused reservation.

@@ -2,33 +2,43 @@ package sqlite
 
 import (
 	"sync"
+	"time"
 
 	"github.com/otpd/otpd"
 )
 
-// Recent reads.
+// Recent copies.
 //
-// The engine often reads a verification just before it updates it: a
-// check reads it for the failed-check cap, the dispatcher reads it to send
-// its message and then records the outcome. Each UpdateVerification would
-// load it again. So GetVerification leaves a copy of what it read, with its
-// version, for the next UpdateVerification of that verification to start
-// from instead of loading. That is safe whatever happened meanwhile: the
-// update writes only if the version is still the one of the copy, and runs
-// again under the write lock otherwise — a stale copy costs a retry, never
-// a lost write.
+// The engine updates a verification several times in a few seconds, and
+// reads it before most updates: the dispatcher records the send's outcome
+// right after the start created it, the receipt comes a moment later, the
+// check reads it for the failed-check cap and then updates it. Each
+// UpdateVerification would load it again. So the store keeps a copy of the
+// verification, with its version, from whatever last touched it in this
+// process — a GetVerification, the create, an update — for the next
+// UpdateVerification of that verification to start from instead of
+// loading. That is safe whatever happened meanwhile: the update writes only
+// if the version is still the one of the copy, and runs again under the
+// write lock otherwise — a stale copy costs a retry, never a lost write.
+// Reads never answer from a copy: another process may have written the
+// file.
 //
 // The copies hold personal data (destinations) in memory, so there are few
-// of them, each is taken by the first update, and every deletion of
-// verifications (erasure, purge, a deleted service) drops them all.
+// of them, each is taken by the first update, the oldest are forgotten past
+// maxRecent, and every deletion of verifications (erasure, purge, a deleted
+// service) drops them all.
 
-// maxRecent bounds the copies kept; past it they are all dropped.
-const maxRecent = 1024
+// maxRecent bounds the copies kept: about a few seconds of verifications
+// at a thousand a second, which is when their next update comes.
+const maxRecent = 4096
 
+// recentReads holds the copies in two generations of maps: puts go to the
+// newer; when it holds maxRecent/2 copies the older is forgotten and the
+// newer becomes the older. A copy lives for maxRecent/2 to maxRecent puts.
 type recentReads struct {
-	mu  sync.Mutex
-	m   map[string]recentRead
-	gen uint64 // moved by drop: a read begun before it keeps no copy
+	mu       sync.Mutex
+	cur, old map[string]recentRead
+	gen      uint64 // moved by drop: a read begun before it keeps no copy
 }
 
 type recentRead struct {
@@ -38,26 +48,35 @@ type recentRead struct {
 
 func recentKey(serviceID, id string) string { return serviceID + "/" + id }
 
-// begin returns the generation to give put for a read about to begin.
+// begin returns the generation to give put for a read or write about to
+// begin.
 func (r *recentReads) begin() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.gen
 }
 
-// put keeps a copy of v, read at version, unless a drop came after the read
-// began (gen, from begin): it may have deleted the verification.
+// put keeps a copy of v, as read or written at version, unless a drop came
+// after the read or write began (gen, from begin): it may have deleted the
+// verification. The copy is what a read would return: times in the
+// store's precision, without the events and leases and refs a read does
+// not load.
 func (r *recentReads) put(v *otpd.Verification, version int64, gen uint64) {
-	c := recentRead{v: v.Clone(), version: version}
+	c := recentRead{v: asRead(v), version: version}
+	k := recentKey(v.ServiceID, v.ID)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if gen != r.gen {
 		return
 	}
-	if r.m == nil || len(r.m) >= maxRecent {
-		r.m = make(map[string]recentRead)
+	if r.cur == nil {
+		r.cur = make(map[string]recentRead)
 	}
-	r.m[recentKey(v.ServiceID, v.ID)] = c
+	if len(r.cur) >= maxRecent/2 {
+		r.old, r.cur = r.cur, make(map[string]recentRead)
+	}
+	delete(r.old, k)
+	r.cur[k] = c
 }
 
 // take returns and forgets the copy of a verification, if there is one.
@@ -65,9 +84,11 @@ func (r *recentReads) take(serviceID, id string) (*otpd.Verification, int64, boo
 	k := recentKey(serviceID, id)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.m[k]
+	c, ok := r.cur[k]
 	if ok {
-		delete(r.m, k)
+		delete(r.cur, k)
+	} else if c, ok = r.old[k]; ok {
+		delete(r.old, k)
 	}
 	return c.v, c.version, ok
 }
@@ -76,6 +97,28 @@ func (r *recentReads) take(serviceID, id string) (*otpd.Verification, int64, boo
 func (r *recentReads) drop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.m = nil
+	r.cur, r.old = nil, nil
 	r.gen++
+}
+
+// asRead returns a copy of v as loadVerification would read it back.
+func asRead(v *otpd.Verification) *otpd.Verification {
+	c := v.Clone()
+	c.Events = nil
+	c.CreatedAt = truncate(c.CreatedAt)
+	c.UpdatedAt = truncate(c.UpdatedAt)
+	c.ExpiresAt = truncate(c.ExpiresAt)
+	c.LastSentAt = truncate(c.LastSentAt)
+	for _, m := range c.Messages {
+		if m.VerificationID == "" {
+			m.VerificationID = v.ID
+		}
+		m.Refs = nil
+		m.LeaseUntil = time.Time{}
+		m.NextAttemptAt = truncate(m.NextAttemptAt)
+		m.CreatedAt = truncate(m.CreatedAt)
+		m.UpdatedAt = truncate(m.UpdatedAt)
+		m.FallbackAt = truncate(m.FallbackAt)
+	}
+	return c
 }

@@ -346,6 +346,7 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 	if err != nil {
 		return fmt.Errorf("sqlite: create verification %s: %w", v.ID, err)
 	}
+	gen := s.recent.begin()
 	err = s.write(ctx, func(tx *txn) error {
 		if idem != nil {
 			// First, so that a used key costs no other statement; the
@@ -374,6 +375,8 @@ func (s *Store) CreateVerification(ctx context.Context, v *otpd.Verification) er
 	if idem != nil {
 		idem.Written = true
 	}
+	// The send's outcome is its next update (recent.go).
+	s.recent.put(v, 0, gen)
 	return nil
 }
 
@@ -527,7 +530,8 @@ func (s *Store) updateFromRead(ctx context.Context, serviceID, id string, fn fun
 	// and a ROLLBACK more): the verification row is read first, so a
 	// commit that lands between the two — messages newer than the version
 	// read — has moved the version, and the write finds it moved.
-	// Start from what a GetVerification just read, if one did (recent.go).
+	// Start from the copy the last read or write left, if any (recent.go).
+	gen := s.recent.begin()
 	v, version, ok := s.recent.take(serviceID, id)
 	if !ok {
 		var err error
@@ -552,6 +556,7 @@ func (s *Store) updateFromRead(ctx context.Context, serviceID, id string, fn fun
 	}
 	// Return what a read would now return.
 	truncateVerification(v)
+	s.recent.put(v, version+1, gen)
 	return v, nil
 }
 
@@ -561,14 +566,13 @@ func (s *Store) updateFromRead(ctx context.Context, serviceID, id string, fn fun
 // with.
 func (s *Store) updateLocked(ctx context.Context, serviceID, id string, fn func(*otpd.Verification) error) (*otpd.Verification, error) {
 	var (
-		v     *otpd.Verification
-		fnErr error
+		v       *otpd.Verification
+		version int64
+		fnErr   error
 	)
+	gen := s.recent.begin()
 	err := s.write(ctx, func(tx *txn) error {
-		var (
-			err     error
-			version int64
-		)
+		var err error
 		v, version, err = loadVerification(tx, serviceID, id)
 		if err != nil {
 			return err
@@ -590,6 +594,7 @@ func (s *Store) updateLocked(ctx context.Context, serviceID, id string, fn func(
 		return nil, fmt.Errorf("sqlite: update verification: %w", err)
 	}
 	truncateVerification(v)
+	s.recent.put(v, version+1, gen)
 	return v, nil
 }
 
