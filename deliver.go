@@ -64,7 +64,31 @@ func (e *Engine) Deliver(ctx context.Context, cm ClaimedMessage) error {
 	sendCtx, cancel := context.WithTimeout(ctx, e.sendTO)
 	res, sendErr := ch.Send(sendCtx, out)
 	cancel()
+	// The channel has answered: what is left is the outcome's write, which
+	// waits for a group commit. The dispatcher's slot bounds sends in
+	// flight, not writes, so it may go to the next message now.
+	ReleaseSendSlot(ctx)
 	return e.recordSend(ctx, cm, res, sendErr)
+}
+
+type sendSlotKey struct{}
+
+// WithSendSlot returns a context for Deliver that carries release, which
+// Deliver calls once the channel has answered, before it writes the
+// outcome: a dispatcher whose workers bound the sends in flight frees the
+// worker's slot then, instead of holding it for the write's commit. The
+// write is queued at the same moment either way, so a crash loses no more
+// than before: a message sent and not yet recorded is sent again.
+// release is called at most once, on Deliver's goroutine.
+func WithSendSlot(ctx context.Context, release func()) context.Context {
+	return context.WithValue(ctx, sendSlotKey{}, release)
+}
+
+// ReleaseSendSlot calls the release WithSendSlot put in ctx, if any.
+func ReleaseSendSlot(ctx context.Context) {
+	if release, ok := ctx.Value(sendSlotKey{}).(func()); ok {
+		release()
+	}
 }
 
 // handedFresh is how old a handed-over copy of a verification may be for

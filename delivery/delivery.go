@@ -26,7 +26,11 @@ import (
 
 // Options tune a Dispatcher. Zero values take the defaults.
 type Options struct {
-	Workers      int           // concurrent sends; default 32
+	// Workers bounds the jobs running at once; default 32. A job that
+	// releases its slot early (otpd.ReleaseSendSlot: a message whose send
+	// is done and whose outcome is being written) no longer counts, up to
+	// 4 × Workers such jobs.
+	Workers      int
 	Lease        time.Duration // how long a claim lasts; default 2 × otpd.DefaultSendTimeout
 	PollInterval time.Duration // the longest idle wait between claims; default 1 s
 	// ShutdownGrace is how long in-flight sends may finish after Run's
@@ -85,10 +89,11 @@ type Pool[T any] struct {
 	opts  Options
 	wake  chan struct{}
 
-	hand    chan T       // jobs given by Give, claimed already
-	pending atomic.Int64 // reservations not yet taken from hand
-	closed  atomic.Bool  // no more reservations: Run is ending
-	backlog atomic.Bool  // the last claim was full: there may be more to claim
+	hand     chan T       // jobs given by Give, claimed already
+	pending  atomic.Int64 // reservations not yet taken from hand
+	released atomic.Int64 // jobs running after releasing their slot
+	closed   atomic.Bool  // no more reservations: Run is ending
+	backlog  atomic.Bool  // the last claim was full: there may be more to claim
 }
 
 // NewPool returns a pool that claims jobs with claim; what names them in
@@ -146,12 +151,38 @@ func (p *Pool[T]) Run(ctx context.Context, handle func(context.Context, T) error
 			<-done
 		}
 	}()
+	maxReleased := int64(4 * p.opts.Workers)
 	start := func(job T) {
 		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-slots; wg.Done() }()
-			if err := handle(sendCtx, job); err != nil {
+			held := true
+			release := func() {
+				// Past maxReleased the job keeps its slot: the writes it
+				// waits for are behind, and more sends would only queue
+				// more of them.
+				if !held {
+					return
+				}
+				if p.released.Add(1) > maxReleased {
+					p.released.Add(-1)
+					return
+				}
+				held = false
+				<-slots
+				if p.backlog.Load() {
+					p.Notify()
+				}
+			}
+			defer func() {
+				if held {
+					<-slots
+				} else {
+					p.released.Add(-1)
+				}
+				wg.Done()
+			}()
+			if err := handle(otpd.WithSendSlot(sendCtx, release), job); err != nil {
 				p.opts.Logger.ErrorContext(sendCtx, "handling "+p.what, p.what+"_id", p.idOf(job), "err", err)
 			}
 			// A freed worker may have more to claim, if the last claim

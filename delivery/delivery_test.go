@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,4 +183,66 @@ func TestShutdownRunsHandedOffJobs(t *testing.T) {
 	pool.Give(2)
 	require.NoError(t, <-done)
 	require.Equal(t, 2, <-ran)
+}
+
+// A job that releases its slot (otpd.ReleaseSendSlot, as Deliver does once
+// the channel has answered) lets the pool start the next one while it
+// finishes, up to 4 × Workers released jobs; past that, jobs keep their
+// slots. Run still waits for released jobs before it returns.
+func TestReleasedSlotsRunMoreJobs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		release     bool
+		wantRunning int32
+	}{
+		{"held", false, 2},
+		{"released", true, 2 + 4*2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const jobs = 20
+			queue := make(chan int, jobs)
+			for i := range jobs {
+				queue <- i
+			}
+			claim := func(_ context.Context, _ time.Time, _ time.Duration, limit int) ([]int, error) {
+				var out []int
+				for len(out) < limit {
+					select {
+					case i := <-queue:
+						out = append(out, i)
+					default:
+						return out, nil
+					}
+				}
+				return out, nil
+			}
+			pool := delivery.NewPool("job", claim, strconv.Itoa, delivery.Options{Workers: 2, PollInterval: 10 * time.Millisecond})
+			var running, done atomic.Int32
+			gate := make(chan struct{})
+			ctx, cancel := context.WithCancel(context.Background())
+			ran := make(chan error)
+			go func() {
+				ran <- pool.Run(ctx, func(ctx context.Context, _ int) error {
+					running.Add(1)
+					if tt.release {
+						otpd.ReleaseSendSlot(ctx)
+					}
+					<-gate // the outcome's write
+					done.Add(1)
+					return nil
+				})
+			}()
+			require.Eventually(t, func() bool { return running.Load() == tt.wantRunning }, 5*time.Second, time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
+			require.Equal(t, tt.wantRunning, running.Load(), "no more jobs start")
+			cancel() // Run waits for the running jobs, released ones too
+			time.Sleep(20 * time.Millisecond)
+			close(gate)
+			require.NoError(t, <-ran)
+			require.Equal(t, running.Load(), done.Load(), "every job started has finished when Run returns")
+		})
+	}
 }
