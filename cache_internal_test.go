@@ -200,3 +200,26 @@ func TestLRUConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The pending destination keys are bounded: past maxPendingKeys the oldest
+// are forgotten.
+func TestPendingKeysAreBounded(t *testing.T) {
+	t.Parallel()
+	var p pendingKeys
+	now := time.Now()
+	v := func(i int) *Verification {
+		return &Verification{ID: fmt.Sprint("ver_", i), ServiceID: "svc_1", ToKey: fmt.Sprint("tk_", i), ExpiresAt: now.Add(time.Minute)}
+	}
+	for i := range maxPendingKeys + 1 {
+		p.put(v(i))
+	}
+	require.LessOrEqual(t, len(p.cur)+len(p.old), maxPendingKeys)
+	_, ok := p.get("svc_1", "ver_0", now)
+	require.False(t, ok, "the oldest is forgotten")
+	k, ok := p.get("svc_1", fmt.Sprint("ver_", maxPendingKeys), now)
+	require.True(t, ok)
+	require.Equal(t, fmt.Sprint("tk_", maxPendingKeys), k)
+	p.clear()
+	_, ok = p.get("svc_1", fmt.Sprint("ver_", maxPendingKeys), now)
+	require.False(t, ok, "cleared")
+}

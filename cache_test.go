@@ -354,3 +354,45 @@ func TestCacheConcurrentUse(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+// With a rate limiter, a check applies the destination's cap on wrong codes
+// before it compares the code. For a verification this engine started it
+// knows the destination key without reading the verification
+// (checkkeys.go); once the verification closes it reads it again, and a
+// closed verification is answered as closed, not by the cap.
+func TestCheckWithoutReadingFirst(t *testing.T) {
+	t.Parallel()
+	b, cs := setupCounting(t, time.Hour)
+	ctx := context.Background()
+	v, err := b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+447700900123"})
+	require.NoError(t, err)
+	code := b.deliver(t, v)
+
+	reads := cs.getVerification.Load()
+	res, err := b.engine.Check(ctx, b.svc.ID, v.ID, wrong(code), nil)
+	require.NoError(t, err)
+	require.False(t, res.Valid)
+	res, err = b.engine.Check(ctx, b.svc.ID, v.ID, code, nil)
+	require.NoError(t, err)
+	require.True(t, res.Valid)
+	require.Equal(t, int64(0), cs.getVerification.Load()-reads, "GetVerification calls while pending")
+
+	_, err = b.engine.Check(ctx, b.svc.ID, v.ID, code, nil)
+	requireKind(t, err, otpd.ErrClosed)
+	require.Equal(t, int64(1), cs.getVerification.Load()-reads, "a closed verification is read")
+
+	// Past its expiry a verification is read again too, and is expired.
+	v, err = b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+447700900124"})
+	require.NoError(t, err)
+	b.clock.add(time.Hour)
+	_, err = b.engine.Check(ctx, b.svc.ID, v.ID, code, nil)
+	oe := requireKind(t, err, otpd.ErrClosed)
+	require.Equal(t, otpd.StatusExpired, oe.Status)
+	require.Equal(t, int64(2), cs.getVerification.Load()-reads)
+
+	// Another service's id is not taken for this one's.
+	v, err = b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+447700900125"})
+	require.NoError(t, err)
+	_, err = b.engine.Check(ctx, "svc_other", v.ID, code, nil)
+	require.ErrorIs(t, err, otpd.ErrNotFound)
+}

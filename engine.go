@@ -55,6 +55,9 @@ type Engine struct {
 	// services and keys are this node's caches of the store's (cache.go).
 	services *lru[*Service]
 	keys     *lru[*Key]
+	// pending are the destination keys of verifications this engine
+	// started, for checks (checkkeys.go).
+	pending pendingKeys
 }
 
 // Config is what an Engine needs.

@@ -29,6 +29,7 @@ func (e *Engine) EraseDestination(ctx context.Context, serviceID, to string) (Er
 		return Erasure{}, err
 	}
 	out, err := e.store.EraseDestination(ctx, serviceID, e.Keyring().DestinationKeys(serviceID, dest.Address))
+	e.pending.clear()
 	if err != nil {
 		return Erasure{}, fmt.Errorf("erase destination: %w", err)
 	}

@@ -189,6 +189,7 @@ func (e *Engine) Start(ctx context.Context, serviceID string, req StartRequest) 
 		return nil, fmt.Errorf("create verification: %w", err)
 	}
 	v.Events = nil
+	e.pending.put(v)
 	h.give(v, m)
 	e.notifyEvents()
 	if e.guard != nil {
@@ -427,12 +428,18 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 		// read before the verification is locked: a limiter that keeps its
 		// counts in the store would otherwise need a second connection
 		// while the update holds one, and a busy pool would deadlock.
-		pre, err := e.store.GetVerification(ctx, serviceID, id)
-		if err != nil {
-			return CheckResult{}, err
+		// The destination key of a verification this engine started is
+		// known without reading it (checkkeys.go).
+		toKey, pending := e.pending.get(serviceID, id, e.Now())
+		if !pending {
+			pre, err := e.store.GetVerification(ctx, serviceID, id)
+			if err != nil {
+				return CheckResult{}, err
+			}
+			toKey, pending = pre.ToKey, pre.StatusAt(e.Now()) == StatusPending
 		}
-		fail = e.failedCheckHit(serviceID, limits, pre.ToKey)
-		if pre.StatusAt(e.Now()) == StatusPending {
+		fail = e.failedCheckHit(serviceID, limits, toKey)
+		if pending {
 			if err := e.underFailCap(ctx, fail); err != nil {
 				return CheckResult{}, err
 			}
@@ -484,11 +491,13 @@ func (e *Engine) check(ctx context.Context, serviceID, id, code string, txn *Tra
 	})
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
+			e.pending.forget(id)
 			e.obs.VerificationChecked(CheckClosed)
 		}
 		return CheckResult{}, err
 	}
 	if v.Status != StatusPending {
+		e.pending.forget(v.ID)
 		e.notifyEvents()
 	}
 	if !valid && e.limiter != nil {
@@ -658,6 +667,7 @@ func (e *Engine) Cancel(ctx context.Context, serviceID, id string) (*Verificatio
 		v.UpdatedAt = now
 		return e.emit(v, EventVerificationCanceled, "", now)
 	})
+	e.pending.forget(id)
 	if err != nil {
 		return nil, err
 	}
