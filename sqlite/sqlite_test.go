@@ -414,3 +414,36 @@ func TestUnsealedRowsStayReadable(t *testing.T) {
 	require.NoError(t, plain.Close())
 	p.CheckReadsBack(t, openStore(t, path, sqlite.WithSealer(otpd.NewKeyring(time.Now()))))
 }
+
+// An update whose version moves on its first two tries runs a third time
+// under the write lock, where nothing can come between, and loses no write.
+func TestUpdateVerificationRunsLockedAfterTwoMoves(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	now := time.Now()
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, now)
+	require.NoError(t, s.CreateVerification(ctx, v))
+
+	calls := 0
+	got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+		calls++
+		if calls <= 2 {
+			_, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+				v.Attempts += 10
+				return nil
+			})
+			require.NoError(t, err)
+		}
+		v.Attempts++
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 3, calls)
+	require.Equal(t, v.Attempts+21, got.Attempts, "both writes between and this one")
+	read, err := s.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, got.Attempts, read.Attempts)
+}

@@ -499,19 +499,28 @@ func (s *Store) FindPending(ctx context.Context, serviceID string, toKeys []stri
 // only the writes, guarded by the verification's version (a counter every
 // such write bumps): if the version moved since the load — another update
 // of the same verification committed, or is in the same batch ahead of
-// this one — nothing is written and the update runs again, this time
-// loading inside the writer's transaction, where nothing can come between
-// load and write. Of concurrent updates of one verification exactly one
-// wins each version, which is what makes a correct code valid once.
+// this one — nothing is written and the update runs again the same way,
+// and if the version moved once more, a third time, loading inside the
+// writer's transaction, where nothing can come between load and write. Of
+// concurrent updates of one verification exactly one wins each version,
+// which is what makes a correct code valid once.
 //
-// fn may therefore be called twice, each time with a fresh load; it must
-// set whatever it reports to its caller on every call, not accumulate. fn
-// must not call the Store's write methods: on its second call it runs on
-// the writer goroutine. A message fn appends must have an id; its
+// fn may therefore be called up to three times, each time with a fresh
+// load; it must set whatever it reports to its caller on every call, not
+// accumulate. fn must not call the Store's write methods: on its last call
+// it runs on the writer goroutine. A message fn appends must have an id; its
 // VerificationID is filled in when empty. fn may not change the
 // verification's ID or ServiceID, nor drop messages.
 func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn func(*otpd.Verification) error) (*otpd.Verification, error) {
+	// A second try from a read before the locked one: the write that moved
+	// the version is committed by the time this one hears of it, and left
+	// its copy (recent.go), so the second try usually needs no read and
+	// succeeds without putting the load on the writer. Two updates racing
+	// is common — a check arriving while the send's outcome is written.
 	v, err := s.updateFromRead(ctx, serviceID, id, fn)
+	if errors.Is(err, errVersionMoved) {
+		v, err = s.updateFromRead(ctx, serviceID, id, fn)
+	}
 	if errors.Is(err, errVersionMoved) {
 		v, err = s.updateLocked(ctx, serviceID, id, fn)
 	}
