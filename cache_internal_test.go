@@ -213,7 +213,7 @@ func TestPendingKeysAreBounded(t *testing.T) {
 	for i := range maxPendingKeys + 1 {
 		p.put(v(i))
 	}
-	require.LessOrEqual(t, len(p.cur)+len(p.old), maxPendingKeys)
+	require.LessOrEqual(t, len(p.m.cur)+len(p.m.old), maxPendingKeys)
 	_, ok := p.get("svc_1", "ver_0", now)
 	require.False(t, ok, "the oldest is forgotten")
 	k, ok := p.get("svc_1", fmt.Sprint("ver_", maxPendingKeys), now)

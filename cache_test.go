@@ -17,7 +17,7 @@ import (
 // otpd.InvalidationSource that tests publish on by hand.
 type countingStore struct {
 	otpd.Store
-	getKey, getService, getVerification atomic.Int64
+	getKey, getService, getVerification, findRef atomic.Int64
 
 	mu   sync.Mutex
 	subs []func(otpd.Invalidation)
@@ -36,6 +36,11 @@ func (s *countingStore) GetService(ctx context.Context, id string) (*otpd.Servic
 func (s *countingStore) GetVerification(ctx context.Context, serviceID, id string) (*otpd.Verification, error) {
 	s.getVerification.Add(1)
 	return s.Store.GetVerification(ctx, serviceID, id)
+}
+
+func (s *countingStore) FindMessageByRef(ctx context.Context, ref string) (otpd.ClaimedMessage, error) {
+	s.findRef.Add(1)
+	return s.Store.FindMessageByRef(ctx, ref)
 }
 
 func (s *countingStore) SubscribeInvalidations(fn func(otpd.Invalidation)) func() {
@@ -358,7 +363,7 @@ func TestCacheConcurrentUse(t *testing.T) {
 // With a rate limiter, a check applies the destination's cap on wrong codes
 // before it compares the code. For a verification this engine started it
 // knows the destination key without reading the verification
-// (checkkeys.go); once the verification closes it reads it again, and a
+// (recent.go); once the verification closes it reads it again, and a
 // closed verification is answered as closed, not by the cap.
 func TestCheckWithoutReadingFirst(t *testing.T) {
 	t.Parallel()
@@ -395,4 +400,36 @@ func TestCheckWithoutReadingFirst(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.engine.Check(ctx, "svc_other", v.ID, code, nil)
 	require.ErrorIs(t, err, otpd.ErrNotFound)
+}
+
+// A receipt for a message this engine sent needs no look-up of its ref
+// (recent.go); a repeated one, or one after an erasure, looks it up and is
+// harmless.
+func TestReceiptWithoutLookingUpTheRef(t *testing.T) {
+	t.Parallel()
+	b, cs := setupCounting(t, time.Hour)
+	ctx := context.Background()
+	receipt := func(v *otpd.Verification) otpd.Receipt {
+		return otpd.Receipt{Channel: otpd.ChannelSMS, Ref: "p-" + v.Messages[0].ID, Status: otpd.MessageDelivered}
+	}
+	v, err := b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+447700900123"})
+	require.NoError(t, err)
+	b.deliver(t, v)
+	require.NoError(t, b.engine.RecordReceipt(ctx, receipt(v)))
+	require.Equal(t, int64(0), cs.findRef.Load(), "FindMessageByRef calls")
+	got, err := b.engine.GetVerification(ctx, b.svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, otpd.MessageDelivered, got.Messages[0].Status)
+
+	require.NoError(t, b.engine.RecordReceipt(ctx, receipt(v)), "a repeated receipt is ignored")
+	require.Equal(t, int64(1), cs.findRef.Load())
+
+	v, err = b.engine.Start(ctx, b.svc.ID, otpd.StartRequest{To: "+447700900124"})
+	require.NoError(t, err)
+	b.deliver(t, v)
+	_, err = b.engine.EraseDestination(ctx, b.svc.ID, "+447700900124")
+	require.NoError(t, err)
+	err = b.engine.RecordReceipt(ctx, receipt(v))
+	require.ErrorIs(t, err, otpd.ErrNotFound, "kept as an early receipt: the message is gone")
+	require.Equal(t, int64(3), cs.findRef.Load(), "looked up before and after keeping it")
 }

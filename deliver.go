@@ -225,6 +225,7 @@ func (e *Engine) recordSend(ctx context.Context, cm ClaimedMessage, res SendResu
 		e.notify()
 	}
 	if len(refs) > 0 {
+		e.sent.put(refs, cm)
 		// A receipt may have beaten this write: apply what was kept for it.
 		// The receipt side saves first and then looks the ref up, this side
 		// writes the refs first and then takes saved receipts, so whichever
@@ -365,7 +366,12 @@ func (e *Engine) RecordReceipt(ctx context.Context, r Receipt) error {
 		return fmt.Errorf("receipt: status %q is not final", r.Status)
 	}
 	ref := qualifiedRef(r.Channel, r.Ref)
-	cm, err := e.store.FindMessageByRef(ctx, ref)
+	// This node sent it, most likely, and knows its message (recent.go).
+	cm, ok := e.sent.take(ref)
+	var err error
+	if !ok {
+		cm, err = e.store.FindMessageByRef(ctx, ref)
+	}
 	if errors.Is(err, ErrNotFound) {
 		if err := e.store.SaveEarlyReceipt(ctx, ref, r, e.Now()); err != nil {
 			return fmt.Errorf("keep early receipt: %w", err)

@@ -56,8 +56,10 @@ type Engine struct {
 	services *lru[*Service]
 	keys     *lru[*Key]
 	// pending are the destination keys of verifications this engine
-	// started, for checks (checkkeys.go).
+	// started, for checks; sent the refs of messages it sent, for their
+	// receipts (recent.go).
 	pending pendingKeys
+	sent    sentRefs
 }
 
 // Config is what an Engine needs.

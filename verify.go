@@ -429,7 +429,7 @@ func (e *Engine) Check(ctx context.Context, serviceID, id, code string, txn *Tra
 		// counts in the store would otherwise need a second connection
 		// while the update holds one, and a busy pool would deadlock.
 		// The destination key of a verification this engine started is
-		// known without reading it (checkkeys.go).
+		// known without reading it (recent.go).
 		toKey, pending := e.pending.get(serviceID, id, e.Now())
 		if !pending {
 			pre, err := e.store.GetVerification(ctx, serviceID, id)
