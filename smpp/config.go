@@ -43,7 +43,7 @@ const (
 	DefaultMaxThrottleBackoff  = 5 * time.Second
 	DefaultRebindBackoff       = 500 * time.Millisecond
 	DefaultMaxRebindBackoff    = 30 * time.Second
-	DefaultDeliverWorkers      = 8
+	DefaultDeliverWorkers      = 64
 	DefaultDeliverQueue        = 256
 )
 
@@ -108,9 +108,13 @@ type Config struct {
 	// Close. Nil acknowledges everything at once.
 	OnDeliver func(ctx context.Context, d *DeliverSM) error
 	// DeliverWorkers is how many OnDeliver calls may run at once on one
-	// session (default 8). Receipts are recorded with a durable write each;
+	// session (default 64). Receipts are recorded with a durable write each;
 	// running several lets a store batch them (SQLite's group commit), where
-	// one at a time caps a bind at one fsync per receipt.
+	// one at a time caps a bind at one fsync per receipt. Each call waits
+	// for its batch's commit, tens of milliseconds on a busy store, so the
+	// workers cap a bind at about DeliverWorkers / commit latency receipts
+	// a second: 8 workers let receipts of 600 SMS a second fall seconds
+	// behind (docs/BENCHMARKS.md). A waiting worker costs no CPU.
 	DeliverWorkers int
 	// DeliverQueue is how many deliver_sm may wait for a free worker
 	// (default 256); negative means none. The reader never waits for
