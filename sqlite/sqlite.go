@@ -146,12 +146,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			"journal_mode(WAL)",
 			"synchronous(FULL)", // see the package doc: NORMAL may lose commits in WAL mode
 			"foreign_keys(ON)",
-			// Each write of a batch runs in a savepoint, so SQLite keeps a
-			// sub-journal of the pages it changes, to roll back just that
-			// write. With temp_store=FILE it spills to a temporary file
-			// past 64 KiB — an open, writes and a close per batch, 5 % of
-			// the server's CPU under load, all of it on the writer. The
-			// sub-journal only ever serves a ROLLBACK TO within the open
+			// A batch that runs again with a savepoint per write (see
+			// runBatch), and a statement that may change many rows, make
+			// SQLite keep a sub-journal of the pages it changes, to roll
+			// back just that write or statement. With temp_store=FILE it
+			// spills to a temporary file past 64 KiB — an open, writes and
+			// a close per batch, 5 % of the server's CPU under load when
+			// every write had a savepoint, all of it on the writer. The
+			// sub-journal only ever serves a rollback within the open
 			// transaction; crash recovery uses the WAL, so keeping it in
 			// memory costs no durability, only memory for a batch's pages.
 			"temp_store(MEMORY)",
