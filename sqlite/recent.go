@@ -24,9 +24,8 @@ import (
 // file.
 //
 // The copies hold personal data (destinations) in memory, so there are few
-// of them, each is taken by the first update, the oldest are forgotten past
-// maxRecent, and every deletion of verifications (erasure, purge, a deleted
-// service) drops them all.
+// of them: the oldest are forgotten past maxRecent, and every deletion of
+// verifications (erasure, purge, a deleted service) drops them all.
 
 // maxRecent bounds the copies kept: about a few seconds of verifications
 // at a thousand a second, which is when their next update comes.
@@ -79,18 +78,37 @@ func (r *recentReads) put(v *otpd.Verification, version int64, gen uint64) {
 	r.cur[k] = c
 }
 
-// take returns and forgets the copy of a verification, if there is one.
+// take returns a copy of the copy of a verification, if there is one, for
+// the caller to change. The copy stays: two updates that race both start
+// from it, and the one whose version moved starts again from the copy the
+// winner left, instead of loading.
 func (r *recentReads) take(serviceID, id string) (*otpd.Verification, int64, bool) {
 	k := recentKey(serviceID, id)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	c, ok := r.cur[k]
-	if ok {
+	if !ok {
+		c, ok = r.old[k]
+	}
+	r.mu.Unlock()
+	if !ok {
+		return nil, 0, false
+	}
+	return c.v.Clone(), c.version, true
+}
+
+// stale forgets the copy of a verification if it is at version or older:
+// an update from it found the version moved, so a newer write came from
+// elsewhere (another process) or has not left its copy yet.
+func (r *recentReads) stale(serviceID, id string, version int64) {
+	k := recentKey(serviceID, id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.cur[k]; ok && c.version <= version {
 		delete(r.cur, k)
-	} else if c, ok = r.old[k]; ok {
+	}
+	if c, ok := r.old[k]; ok && c.version <= version {
 		delete(r.old, k)
 	}
-	return c.v, c.version, ok
 }
 
 // drop forgets every copy.

@@ -100,8 +100,15 @@ func TestRecentCopiesAreBounded(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, int64(2), version)
 	require.Equal(t, v.ID, c.ID)
+	c2, _, ok := r.take(svc.ID, v.ID)
+	require.True(t, ok, "the copy stays for a racing update")
+	require.NotSame(t, c, c2, "each taker gets its own")
+	r.stale(svc.ID, v.ID, 1)
 	_, _, ok = r.take(svc.ID, v.ID)
-	require.False(t, ok, "a copy is taken once")
+	require.True(t, ok, "a newer copy than the stale version stays")
+	r.stale(svc.ID, v.ID, 2)
+	_, _, ok = r.take(svc.ID, v.ID)
+	require.False(t, ok, "a stale copy is forgotten")
 }
 
 func event(v *otpd.Verification, typ otpd.EventType, messageID string, now time.Time) *otpd.Event {

@@ -559,6 +559,7 @@ func (s *Store) updateFromRead(ctx context.Context, serviceID, id string, fn fun
 	}
 	if err := s.write(ctx, func(tx *txn) error { return ch.write(tx, version) }); err != nil {
 		if errors.Is(err, errVersionMoved) {
+			s.recent.stale(serviceID, id, version)
 			return nil, err
 		}
 		return nil, fmt.Errorf("sqlite: update verification: %w", err)
