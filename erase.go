@@ -30,7 +30,7 @@ func (e *Engine) EraseDestination(ctx context.Context, serviceID, to string) (Er
 	}
 	out, err := e.store.EraseDestination(ctx, serviceID, e.Keyring().DestinationKeys(serviceID, dest.Address))
 	e.pending.clear()
-	e.sent.m.clear()
+	e.sent.clear()
 	if err != nil {
 		return Erasure{}, fmt.Errorf("erase destination: %w", err)
 	}

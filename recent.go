@@ -66,6 +66,9 @@ func (r *sentRefs) take(ref string) (ClaimedMessage, bool) {
 	return cm, ok
 }
 
+// clear forgets every ref (an erasure).
+func (r *sentRefs) clear() { r.m.clear() }
+
 // pendingKeys are the destination keys of pending verifications, by
 // verification id.
 type pendingKeys struct{ m memo[pendingKey] }
