@@ -96,15 +96,8 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s, err := Open(ctx, filepath.Join(t.TempDir(), "otpd.db"))
-			require.NoError(t, err)
-			t.Cleanup(func() { s.Close() })
-
-			// Hold the writer so that the writes below queue and run as
-			// one batch.
-			hold, held := make(chan struct{}), make(chan struct{})
-			go s.write(ctx, func(*txn) error { close(held); <-hold; return nil }) //nolint:errcheck // a no-op
-			<-held
+			s := openInternal(t)
+			hold := holdWriter(t, s)
 			runs := make([]atomic.Int32, len(tt.writes))
 			errs := make([]error, len(tt.writes))
 			var wg sync.WaitGroup
@@ -146,14 +139,8 @@ func TestBatchWithoutSavepoints(t *testing.T) {
 // and the batch's other writes are committed.
 func TestBatchPanicReranWithSavepoints(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "otpd.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-
-	hold, held := make(chan struct{}), make(chan struct{})
-	go s.write(ctx, func(*txn) error { close(held); <-hold; return nil }) //nolint:errcheck // a no-op
-	<-held
+	s := openInternal(t)
+	hold := holdWriter(t, s)
 	var wg sync.WaitGroup
 	var panicked atomic.Value
 	for i := range 4 {
@@ -163,7 +150,7 @@ func TestBatchPanicReranWithSavepoints(t *testing.T) {
 					panicked.Store(fmt.Sprint(p))
 				}
 			}()
-			err := s.write(ctx, func(tx *txn) error {
+			err := s.write(t.Context(), func(tx *txn) error {
 				if _, err := tx.exec(`INSERT INTO key_fingerprints (key_id, fingerprint) VALUES (?, 'f')`, fmt.Sprint(i)); err != nil {
 					return err
 				}
@@ -190,4 +177,23 @@ func TestBatchPanicReranWithSavepoints(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"0", "1", "3"}, keys)
+}
+
+// openInternal opens a store in a temporary directory, closed when t ends.
+func openInternal(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "otpd.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// holdWriter keeps the writer busy until the returned channel is closed,
+// so that writes sent meanwhile queue and then run as one batch.
+func holdWriter(t *testing.T, s *Store) chan struct{} {
+	t.Helper()
+	hold, held := make(chan struct{}), make(chan struct{})
+	go s.write(t.Context(), func(*txn) error { close(held); <-hold; return nil }) //nolint:errcheck // a no-op
+	<-held
+	return hold
 }

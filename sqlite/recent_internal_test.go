@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,9 +17,7 @@ import (
 func TestRecentCopyIsWhatAReadReturns(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "otpd.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	s := openInternal(t)
 	now := time.Now()
 	svc := storetest.NewService(now)
 	require.NoError(t, s.CreateService(ctx, svc))

@@ -185,12 +185,7 @@ func TestUpdateVerificationPanicReleasesWriter(t *testing.T) {
 func TestUpdateVerificationRunsAgainAfterAWriteBetween(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
-	now := time.Now()
-	svc := storetest.NewService(now)
-	require.NoError(t, s.CreateService(ctx, svc))
-	v := storetest.NewVerification(svc, now)
-	require.NoError(t, s.CreateVerification(ctx, v))
+	s, svc, v := storeWithVerification(t)
 
 	for _, messagesOnly := range []bool{false, true} {
 		// The write between changes only a message: the version guards
@@ -420,12 +415,7 @@ func TestUnsealedRowsStayReadable(t *testing.T) {
 func TestUpdateVerificationRunsLockedAfterTwoMoves(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
-	now := time.Now()
-	svc := storetest.NewService(now)
-	require.NoError(t, s.CreateService(ctx, svc))
-	v := storetest.NewVerification(svc, now)
-	require.NoError(t, s.CreateVerification(ctx, v))
+	s, svc, v := storeWithVerification(t)
 
 	calls := 0
 	got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
@@ -446,4 +436,18 @@ func TestUpdateVerificationRunsLockedAfterTwoMoves(t *testing.T) {
 	read, err := s.GetVerification(ctx, svc.ID, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, got.Attempts, read.Attempts)
+}
+
+// storeWithVerification opens a store holding a service and one pending
+// verification of it.
+func storeWithVerification(t *testing.T) (*sqlite.Store, *otpd.Service, *otpd.Verification) {
+	t.Helper()
+	ctx := t.Context()
+	s := openStore(t, filepath.Join(t.TempDir(), "otpd.db"))
+	now := time.Now()
+	svc := storetest.NewService(now)
+	require.NoError(t, s.CreateService(ctx, svc))
+	v := storetest.NewVerification(svc, now)
+	require.NoError(t, s.CreateVerification(ctx, v))
+	return s, svc, v
 }
