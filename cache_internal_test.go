@@ -205,7 +205,7 @@ func TestLRUConcurrent(t *testing.T) {
 // are forgotten.
 func TestPendingKeysAreBounded(t *testing.T) {
 	t.Parallel()
-	var p pendingKeys
+	p := newPendingKeys()
 	now := time.Now()
 	v := func(i int) *Verification {
 		return &Verification{ID: fmt.Sprint("ver_", i), ServiceID: "svc_1", ToKey: fmt.Sprint("tk_", i), ExpiresAt: now.Add(time.Minute)}

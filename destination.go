@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"net/mail"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -138,52 +137,24 @@ const phoneCacheSize = 1 << 14
 var phones = newPhoneCache()
 
 // phoneCache maps a 128-bit keyed hash of a number to what parsePhone
-// found, without the number. It keeps two generations of at most
-// phoneCacheSize entries: when the current one is full it becomes the
-// previous one and the older is dropped, so memory is bounded and numbers
-// in use stay. The hash seeds are random per process, so nobody can aim two
+// found, without the number, in a memo (recent.go) of two generations of
+// at most phoneCacheSize entries: memory is bounded and numbers in use
+// stay. The hash seeds are random per process, so nobody can aim two
 // numbers at one entry.
 type phoneCache struct {
-	seeds     [2]maphash.Seed
-	mu        sync.Mutex
-	cur, prev map[[2]uint64]Destination
+	seeds [2]maphash.Seed
+	*memo[[2]uint64, Destination]
 }
 
 func newPhoneCache() *phoneCache {
 	return &phoneCache{
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		cur:   make(map[[2]uint64]Destination),
+		memo:  newMemo[[2]uint64, Destination](phoneCacheSize),
 	}
 }
 
 func (c *phoneCache) key(to string) [2]uint64 {
 	return [2]uint64{maphash.String(c.seeds[0], to), maphash.String(c.seeds[1], to)}
-}
-
-func (c *phoneCache) get(k [2]uint64) (Destination, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d, ok := c.cur[k]; ok {
-		return d, true
-	}
-	d, ok := c.prev[k]
-	if ok {
-		c.putLocked(k, d)
-	}
-	return d, ok
-}
-
-func (c *phoneCache) put(k [2]uint64, d Destination) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.putLocked(k, d)
-}
-
-func (c *phoneCache) putLocked(k [2]uint64, d Destination) {
-	if len(c.cur) >= phoneCacheSize {
-		c.prev, c.cur = c.cur, make(map[[2]uint64]Destination, phoneCacheSize)
-	}
-	c.cur[k] = d
 }
 
 func parsePhone(to string) (Destination, error) {

@@ -192,6 +192,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		limiter:       cfg.Limiter,
 		limits:        cfg.Limits.Or(DefaultLimits()),
 		guard:         cfg.Guard,
+		pending:       newPendingKeys(),
+		sent:          newSentRefs(),
 	}
 	e.keyring.Store(cfg.Keyring)
 	ttl := cfg.CacheTTL

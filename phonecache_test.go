@@ -31,8 +31,8 @@ func TestPhoneCacheHoldsNoNumberAndIsBounded(t *testing.T) {
 		to := fmt.Sprintf("+44770090%04d", i%10000) + fmt.Sprint(i/10000)
 		c.put(c.key(to), Destination{Kind: DestinationPhone, Region: "GB", Type: NumberMobile})
 	}
-	require.LessOrEqual(t, len(c.cur)+len(c.prev), 2*phoneCacheSize)
-	for _, gen := range []map[[2]uint64]Destination{c.cur, c.prev} {
+	require.LessOrEqual(t, len(c.cur)+len(c.old), 2*phoneCacheSize)
+	for _, gen := range []map[[2]uint64]Destination{c.cur, c.old} {
 		for _, d := range gen {
 			require.Empty(t, d.Address, "only what the parse found out, never the number")
 		}

@@ -47,12 +47,14 @@ const maxPendingKeys = 64 << 10
 const maxSentRefs = 32 << 10
 
 // sentRefs are the messages of refs this engine recorded, by qualified ref.
-type sentRefs struct{ m memo[ClaimedMessage] }
+type sentRefs struct{ m *memo[string, ClaimedMessage] }
+
+func newSentRefs() sentRefs { return sentRefs{m: newMemo[string, ClaimedMessage](maxSentRefs / 2)} }
 
 func (r *sentRefs) put(refs []string, cm ClaimedMessage) {
 	cm = ClaimedMessage{ServiceID: cm.ServiceID, VerificationID: cm.VerificationID, MessageID: cm.MessageID}
 	for _, ref := range refs {
-		r.m.put(maxSentRefs, ref, cm)
+		r.m.put(ref, cm)
 	}
 }
 
@@ -71,7 +73,11 @@ func (r *sentRefs) clear() { r.m.clear() }
 
 // pendingKeys are the destination keys of pending verifications, by
 // verification id.
-type pendingKeys struct{ m memo[pendingKey] }
+type pendingKeys struct{ m *memo[string, pendingKey] }
+
+func newPendingKeys() pendingKeys {
+	return pendingKeys{m: newMemo[string, pendingKey](maxPendingKeys / 2)}
+}
 
 type pendingKey struct {
 	serviceID string
@@ -81,7 +87,7 @@ type pendingKey struct {
 
 // put remembers v's destination key while v is pending.
 func (p *pendingKeys) put(v *Verification) {
-	p.m.put(maxPendingKeys, v.ID, pendingKey{serviceID: v.ServiceID, toKey: v.ToKey, expiresAt: v.ExpiresAt})
+	p.m.put(v.ID, pendingKey{serviceID: v.ServiceID, toKey: v.ToKey, expiresAt: v.ExpiresAt})
 }
 
 // get returns the destination key of a verification of the service that
@@ -102,47 +108,58 @@ func (p *pendingKeys) forget(id string) { p.m.forget(id) }
 // here, even as a hash.
 func (p *pendingKeys) clear() { p.m.clear() }
 
-// memo is a bounded map of recent entries, in two generations of maps:
-// puts go to the newer; when it holds half the bound the older is
-// forgotten and the newer becomes the older. An entry lives for half the
-// bound to the whole bound of puts after its own.
-type memo[V any] struct {
+// memo is a bounded map of recent entries, in two generations of at most
+// size entries each: puts go to the current one; when it is full it
+// becomes the older and the older is forgotten. An entry found in the older
+// generation moves to the current one, so entries in use outlive a
+// turnover. The pending keys, the sent refs and the parsed phone numbers
+// (destination.go) are kept in one each.
+type memo[K comparable, V any] struct {
+	size     int
 	mu       sync.Mutex
-	cur, old map[string]V
+	cur, old map[K]V
 }
 
-func (m *memo[V]) put(bound int, k string, v V) {
+func newMemo[K comparable, V any](size int) *memo[K, V] {
+	return &memo[K, V]{size: size, cur: make(map[K]V)}
+}
+
+func (m *memo[K, V]) put(k K, v V) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cur == nil {
-		m.cur = make(map[string]V)
-	}
-	if len(m.cur) >= bound/2 {
-		m.old, m.cur = m.cur, make(map[string]V, len(m.cur))
+	m.putLocked(k, v)
+}
+
+func (m *memo[K, V]) putLocked(k K, v V) {
+	if len(m.cur) >= m.size {
+		m.old, m.cur = m.cur, make(map[K]V, m.size)
 	}
 	delete(m.old, k)
 	m.cur[k] = v
 }
 
-func (m *memo[V]) get(k string) (V, bool) {
+func (m *memo[K, V]) get(k K) (V, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, ok := m.cur[k]
-	if !ok {
-		v, ok = m.old[k]
+	if v, ok := m.cur[k]; ok {
+		return v, true
+	}
+	v, ok := m.old[k]
+	if ok {
+		m.putLocked(k, v)
 	}
 	return v, ok
 }
 
-func (m *memo[V]) forget(k string) {
+func (m *memo[K, V]) forget(k K) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.cur, k)
 	delete(m.old, k)
 }
 
-func (m *memo[V]) clear() {
+func (m *memo[K, V]) clear() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.cur, m.old = nil, nil
+	m.cur, m.old = make(map[K]V), nil
 }
