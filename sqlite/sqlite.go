@@ -81,6 +81,7 @@ type Store struct {
 	writerDone chan struct{} // closed when the writer has stopped
 	sealer     otpd.Sealer   // encrypts personal data at rest; nil: stored in clear
 	recent     recentReads   // see recent.go
+	turns      turns         // see turns.go
 	bigCache   bool          // the write connection has the import's cache: see setCache; the writer's
 }
 

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otpd/otpd"
@@ -186,6 +188,7 @@ func TestUpdateVerificationRunsAgainAfterAWriteBetween(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s, svc, v := storeWithVerification(t)
+	other := openStore(t, s.Path()) // another process on the file
 
 	for _, messagesOnly := range []bool{false, true} {
 		// The write between changes only a message: the version guards
@@ -196,7 +199,7 @@ func TestUpdateVerificationRunsAgainAfterAWriteBetween(t *testing.T) {
 			calls++
 			seen = append(seen, v.Attempts)
 			if calls == 1 {
-				_, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+				_, err := other.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
 					if messagesOnly {
 						v.Messages[0].Error = "between"
 					} else {
@@ -410,18 +413,20 @@ func TestUnsealedRowsStayReadable(t *testing.T) {
 	p.CheckReadsBack(t, openStore(t, path, sqlite.WithSealer(otpd.NewKeyring(time.Now()))))
 }
 
-// An update whose version moves on its first two tries runs a third time
+// An update whose version moves on its first two tries — another process
+// on the same file updated the verification meanwhile — runs a third time
 // under the write lock, where nothing can come between, and loses no write.
 func TestUpdateVerificationRunsLockedAfterTwoMoves(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s, svc, v := storeWithVerification(t)
+	other := openStore(t, s.Path())
 
 	calls := 0
 	got, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
 		calls++
 		if calls <= 2 {
-			_, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+			_, err := other.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
 				v.Attempts += 10
 				return nil
 			})
@@ -436,6 +441,70 @@ func TestUpdateVerificationRunsLockedAfterTwoMoves(t *testing.T) {
 	read, err := s.GetVerification(ctx, svc.ID, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, got.Attempts, read.Attempts)
+}
+
+// Updates of one verification in one store take turns: the second starts
+// from what the first wrote and never reaches the writer with a version
+// that moved, so its fn runs once; updates of other verifications do not
+// wait for them.
+func TestUpdatesOfOneVerificationTakeTurns(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, svc, v := storeWithVerification(t)
+	w := storetest.NewVerification(svc, time.Now())
+	require.NoError(t, s.CreateVerification(ctx, w))
+
+	const n = 16
+	var calls atomic.Int64
+	first, release := make(chan struct{}), make(chan struct{})
+	holdTurn := sync.OnceFunc(func() { close(first); <-release })
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := s.UpdateVerification(ctx, svc.ID, v.ID, func(v *otpd.Verification) error {
+				calls.Add(1)
+				if i == 0 {
+					holdTurn()
+				}
+				v.Attempts++
+				return nil
+			})
+			assert.NoError(t, err)
+		})
+		if i == 0 {
+			<-first // the others queue behind it
+		}
+	}
+	// Another verification's update goes ahead while v's first holds its turn.
+	_, err := s.UpdateVerification(ctx, svc.ID, w.ID, func(w *otpd.Verification) error {
+		w.Attempts++
+		return nil
+	})
+	require.NoError(t, err)
+	close(release)
+	wg.Wait()
+
+	require.EqualValues(t, n, calls.Load(), "every fn ran once: no update found the version moved")
+	read, err := s.GetVerification(ctx, svc.ID, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, v.Attempts+n, read.Attempts)
+
+	// A waiting update gives up when its context ends.
+	hold, held := make(chan struct{}), make(chan struct{})
+	go s.UpdateVerification(ctx, svc.ID, v.ID, func(*otpd.Verification) error { //nolint:errcheck // only holds the turn
+		close(held)
+		<-hold
+		return nil
+	})
+	<-held
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = s.UpdateVerification(short, svc.ID, v.ID, func(*otpd.Verification) error {
+		t.Error("fn ran without the turn")
+		return nil
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	close(hold)
 }
 
 // storeWithVerification opens a store holding a service and one pending

@@ -510,8 +510,16 @@ func (s *Store) FindPending(ctx context.Context, serviceID string, toKeys []stri
 // accumulate. fn must not call the Store's write methods: on its last call
 // it runs on the writer goroutine. A message fn appends must have an id; its
 // VerificationID is filled in when empty. fn may not change the
-// verification's ID or ServiceID, nor drop messages.
+// verification's ID or ServiceID, nor drop messages, nor update the same
+// verification: the updates of one verification take turns in a Store
+// (turns.go), and fn's would wait for its own.
 func (s *Store) UpdateVerification(ctx context.Context, serviceID, id string, fn func(*otpd.Verification) error) (*otpd.Verification, error) {
+	// This process's updates of the verification take turns (turns.go).
+	done, err := s.turns.take(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update verification: %w", err)
+	}
+	defer done()
 	// A second try from a read before the locked one: the write that moved
 	// the version is committed by the time this one hears of it, and left
 	// its copy (recent.go), so the second try usually needs no read and
