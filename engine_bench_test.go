@@ -2,6 +2,7 @@ package otpd_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -70,18 +71,18 @@ func BenchmarkStart(b *testing.B) {
 	}
 }
 
-// BenchmarkCheck measures one check of a wrong code (a read, the HMAC, and
-// a durable update of the attempt counter) on verifications started before
-// the timer.
+// BenchmarkCheck measures one check of a wrong code (the HMAC and a durable
+// update of the attempt counter) on verifications started before the
+// timer. Each verification takes max_check_attempts-1 wrong checks and
+// stays pending, so there are enough of them for b.N checks that all write;
+// consecutive checks go to different verifications.
 func BenchmarkCheck(b *testing.B) {
 	for _, parallel := range []bool{false, true} {
 		b.Run(map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
 			e, svc := benchEngine(b)
 			ctx := context.Background()
-			// Each verification takes max_check_attempts-1 wrong checks
-			// before it closes; a pool keeps every check a real one.
-			const pool = 256
-			ids := make([]string, pool)
+			per := int64(svc.Policy.MaxCheckAttempts - 1)
+			ids := make([]string, (int64(b.N)+per-1)/per)
 			for i := range ids {
 				v, err := e.Start(ctx, svc.ID, otpd.StartRequest{To: benchTo()})
 				if err != nil {
@@ -90,26 +91,34 @@ func BenchmarkCheck(b *testing.B) {
 				ids[i] = v.ID
 			}
 			var n atomic.Int64
+			var failed atomic.Value
 			check := func() {
-				i := n.Add(1)
-				id := ids[i%pool]
-				if _, err := e.Check(ctx, svc.ID, id, "XXXXXX", nil); err != nil && i < pool*4 {
-					b.Fatal(err)
+				i := n.Add(1) - 1
+				res, err := e.Check(ctx, svc.ID, ids[i%int64(len(ids))], "XXXXXX", nil)
+				if err == nil && res.Valid {
+					err = errors.New("a wrong code was accepted")
+				}
+				if err != nil {
+					failed.CompareAndSwap(nil, err)
 				}
 			}
 			b.ResetTimer()
-			if !parallel {
-				for b.Loop() {
+			if parallel {
+				b.SetParallelism(16)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						check()
+					}
+				})
+			} else {
+				for range b.N {
 					check()
 				}
-				return
 			}
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					check()
-				}
-			})
+			b.StopTimer()
+			if err := failed.Load(); err != nil {
+				b.Fatalf("check: %v", err)
+			}
 		})
 	}
 }
