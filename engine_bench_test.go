@@ -55,18 +55,20 @@ func BenchmarkStart(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if !parallel {
+			cpu := startCPU()
+			if parallel {
+				b.SetParallelism(16) // many requests in flight, as under load
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						start()
+					}
+				})
+			} else {
 				for b.Loop() {
 					start()
 				}
-				return
 			}
-			b.SetParallelism(16) // many requests in flight, as under load
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					start()
-				}
-			})
+			cpu.report(b)
 		})
 	}
 }
@@ -103,6 +105,7 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
+			cpu := startCPU()
 			if parallel {
 				b.SetParallelism(16)
 				b.RunParallel(func(pb *testing.PB) {
@@ -116,6 +119,7 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			cpu.report(b)
 			if err := failed.Load(); err != nil {
 				b.Fatalf("check: %v", err)
 			}
