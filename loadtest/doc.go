@@ -9,6 +9,20 @@
 // own destination (Destinations: +447700 9xxxxx, a reserved UK range), so a
 // code is found by destination alone.
 //
+// The Scenario says which of those steps an iteration runs:
+//
+//   - ScenarioFlow: all three, as above: what a backend does for every login.
+//   - ScenarioStart: starts only (codes are still sent): the most starts a
+//     server takes.
+//   - ScenarioCheck: checks only. In the flow checks can never outpace
+//     starts, so this is how the most checks a server takes is measured.
+//     Before the warm-up Run starts a pool of Config.Pool verifications and
+//     reads their codes, unmeasured; each iteration then checks the next
+//     one, after a wrong code for WrongShare of them. A pool must last the
+//     warm-up and the window: one that runs out fails the run, since a
+//     rate over a window in which workers idled would be wrong. Config.Window
+//     tells the caller when the window begins, after the fill.
+//
 // Run offers the load in one of two ways:
 //
 //   - closed loop: Workers workers, each beginning its next iteration when
@@ -39,33 +53,41 @@
 //	host.cpus            logical CPUs
 //	host.load_average_before, host.load_average_after
 //	                     /proc/loadavg 1, 5, 15 minutes
-//	load.scenario        "flow" (start, code, check) or "start" (starts only)
+//	load.scenario        "flow" (start, code, check), "start" (starts only)
+//	                     or "check" (checks only, of a pool started before)
 //	load.mode            "closed" or "open"
 //	load.workers, load.rate
 //	load.warmup_s, load.duration_s, load.wrong_share, load.dlr_delay_ms
+//	load.pool            scenario "check" only: verifications started, and
+//	                     their codes read, before the warm-up
 //	target               "self" (otpd bench started the server) or the URL
 //	store                "sqlite" when self-started
 //	prefill              {rows, seconds, rows_per_second} with --prefill
-//	baseline             a Measured of the echo server, with --baseline
+//	baseline             a Measured of the echo server, with --baseline;
+//	                     scenario "flow" when otpd's is "check"
 //	otpd                 a Measured of otpd
 //	ratios.start, ratios.check
 //	                     otpd's starts/s and checks/s divided by the
-//	                     baseline's requests/s (starts + checks), with --baseline
+//	                     baseline's requests/s (starts + checks), with --baseline;
+//	                     ratios.start is 0 for scenario "check"
 //	receipts             {sampled, delivered, created_to_receipt: Latency}:
 //	                     verification created_at → its SMS's updated_at once
 //	                     delivered (the receipt recorded), read after the run
 //	                     for a sample; server times, to the millisecond,
-//	                     including the SMSC's dlr_delay_ms
+//	                     including the SMSC's dlr_delay_ms; none for
+//	                     scenario "check", which starts none in the window
 //
 // A Measured:
 //
-//	iterations           verifications begun in the window
+//	iterations           verifications begun in the window (scenario "check":
+//	                     pooled verifications whose checks began in it)
 //	starts_per_second, checks_per_second, requests_per_second
 //	                     successful requests in the window per second
 //	                     (checks include the wrong ones)
 //	wrong_checks         checks sent with a wrong code
 //	start, check         Latency of successful requests; in an open loop a
-//	                     start's is from when it was due
+//	                     start's is from when it was due, and so is, in
+//	                     scenario "check", a verification's first check's
 //	code_wait            start's 201 → code read by the bench
 //	accept_to_submit     start's 201 reaching the bench → the SMSC receiving
 //	                     the submit_sm (0 when the submit came first; how

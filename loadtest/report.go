@@ -30,7 +30,8 @@ type Report struct {
 	Baseline *Measured `json:"baseline,omitempty"`
 	OTPD     Measured  `json:"otpd"`
 	// Ratios are otpd's start and check rates divided by the baseline's
-	// requests per second (--baseline).
+	// requests per second (--baseline). The baseline of ScenarioCheck
+	// runs the flow: the echo's requests are all alike.
 	Ratios *Ratios `json:"ratios,omitempty"`
 	// Receipts: from a verification's created_at to its SMS's updated_at
 	// once delivered, i.e. to otpd recording the delivery receipt, for a
@@ -58,6 +59,9 @@ type LoadSpec struct {
 	DurationS  float64  `json:"duration_s"`
 	WrongShare float64  `json:"wrong_share"`
 	DLRDelayMS float64  `json:"dlr_delay_ms"`
+	// Pool is ScenarioCheck's: the verifications started, and their
+	// codes read, before the warm-up.
+	Pool int `json:"pool,omitempty"`
 }
 
 // PrefillReport is what --prefill inserted before the run.
@@ -181,8 +185,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if l.Mode == "open" {
 		offered = fmt.Sprintf("open loop, %.0f/s", l.Rate)
 	}
+	scenario := string(l.Scenario)
+	if l.Scenario == ScenarioCheck {
+		scenario += fmt.Sprintf(" (a pool of %d)", l.Pool)
+	}
 	fmt.Fprintf(w, "otpd bench %s: %s, scenario %s, %gs measured after %gs warm-up, wrong codes %.0f %%\n",
-		r.StartedAt.Format(time.RFC3339), offered, l.Scenario, l.DurationS, l.WarmupS, l.WrongShare*100)
+		r.StartedAt.Format(time.RFC3339), offered, scenario, l.DurationS, l.WarmupS, l.WrongShare*100)
 	fmt.Fprintf(w, "target %s, store %s, %d CPUs, load average %s before, %s after\n",
 		r.Target, orDash(r.Store), r.Host.CPUs, loadAvg(r.Host.LoadAverageBefore), loadAvg(r.Host.LoadAverageAfter))
 	if p := r.Prefill; p != nil && p.Reused {
@@ -204,7 +212,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("baseline check", b.Check, b.ChecksPerSecond)
 	}
 	o := r.OTPD
-	row("start", o.Start, o.StartsPerSecond)
+	if l.Scenario != ScenarioCheck {
+		row("start", o.Start, o.StartsPerSecond)
+	}
 	row("check", o.Check, o.ChecksPerSecond)
 	if o.CodeWait != nil {
 		row("201 → code read", *o.CodeWait, 0)
@@ -222,9 +232,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	if b := r.Baseline; b != nil {
-		fmt.Fprintf(w, "baseline: %.0f requests/s (JSON echo); otpd start %.2f×, check %.2f× of it\n",
-			b.RequestsPerSecond, r.Ratios.Start, r.Ratios.Check)
+	if b := r.Baseline; b != nil && r.Ratios != nil {
+		start := fmt.Sprintf("%.2f×", r.Ratios.Start)
+		if l.Scenario == ScenarioCheck {
+			start = "n/a" // no starts measured
+		}
+		fmt.Fprintf(w, "baseline: %.0f requests/s (JSON echo); otpd start %s, check %.2f× of it\n",
+			b.RequestsPerSecond, start, r.Ratios.Check)
 	}
 	fmt.Fprintf(w, "errors: %d%s\n", o.ErrorCount, errorList(o.Errors))
 	if o.SubmitBeforeAccept > 0 {

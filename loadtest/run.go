@@ -38,7 +38,22 @@ const (
 	// ScenarioStart only starts verifications: the most starts a server
 	// takes. Codes are still sent, so delivery load is included.
 	ScenarioStart Scenario = "start"
+	// ScenarioCheck only checks: before the warm-up, Run starts a pool
+	// of verifications (Config.Pool) and reads their codes, unmeasured;
+	// each iteration then checks the next of them (after a wrong code,
+	// for a share of iterations). In the flow, checks can never outpace
+	// starts; this measures the most checks a server takes.
+	ScenarioCheck Scenario = "check"
 )
+
+// DefaultPool is Config.Pool's default.
+const DefaultPool = 50000
+
+// maxPool is the most verifications a pool may hold with the default
+// Destination: Destinations has this many numbers, and a number used
+// twice while its first verification is pending would have its code
+// read for the wrong one.
+const maxPool = 100000
 
 // Config says how to load a Target.
 type Config struct {
@@ -68,6 +83,19 @@ type Config struct {
 	// per iteration within a run, so a code is found by destination.
 	// Default Destinations.
 	Destination func(n uint64) string
+	// Pool, for ScenarioCheck, is how many verifications are started,
+	// and their codes read, before the warm-up (DefaultPool when zero).
+	// Each is checked once, so it must outlast the warm-up and the
+	// window: Run fails if it runs out, rather than measure a window in
+	// which workers idled. At most 100,000 with the default Destination.
+	// Other scenarios ignore it.
+	Pool int
+	// Window, when not nil, is called once, before the warm-up begins,
+	// with the measured window's bounds: filling ScenarioCheck's pool
+	// takes a time nobody can know beforehand, so a caller sampling the
+	// server over the window learns its bounds here. It is not called
+	// when Run fails before the warm-up.
+	Window func(start, end time.Time)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -104,7 +132,8 @@ type Result struct {
 	Errors map[string]uint64
 	// Late is how far behind schedule the open loop's sender fell at worst.
 	Late time.Duration
-	// IDs of verifications begun in the window, for after-run sampling.
+	// IDs of verifications begun in the window, for after-run sampling;
+	// none in ScenarioCheck, which begins none.
 	IDs []string
 }
 
@@ -139,10 +168,22 @@ type run struct {
 	iterations atomic.Uint64
 	submitFst  atomic.Uint64
 	seq        atomic.Uint64
+
+	// ScenarioCheck: the pool, the number of its verifications taken,
+	// and when the first iteration that found none left was due.
+	pool   []pooled
+	taken  atomic.Uint64
+	stop   context.CancelFunc // ends the loops when the pool runs out
+	outMu  sync.Mutex
+	ranOut time.Time
 }
 
+// pooled is a verification of ScenarioCheck's pool, ready to be checked.
+type pooled struct{ id, code string }
+
 // Run loads cfg.Target for cfg.Warmup plus cfg.Duration and returns what was
-// measured in the window. It returns early with ctx's error when ctx ends.
+// measured in the window; in ScenarioCheck it fills the pool first. It
+// returns early with ctx's error when ctx ends.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Target == nil {
 		return nil, errors.New("loadtest: no target")
@@ -159,7 +200,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Scenario == "" {
 		cfg.Scenario = ScenarioFlow
 	}
-	if cfg.Scenario != ScenarioFlow && cfg.Scenario != ScenarioStart {
+	switch cfg.Scenario {
+	case ScenarioFlow, ScenarioStart:
+	case ScenarioCheck:
+		if cfg.Pool < 0 {
+			return nil, errors.New("loadtest: the pool must not be negative")
+		}
+		if cfg.Pool == 0 {
+			cfg.Pool = DefaultPool
+		}
+		if cfg.Destination == nil && cfg.Pool > maxPool {
+			return nil, fmt.Errorf("loadtest: a pool of %d verifications is more than the %d numbers of Destinations: "+
+				"one used twice while pending would have its code read for the other", cfg.Pool, maxPool)
+		}
+	default:
 		return nil, fmt.Errorf("loadtest: unknown scenario %q", cfg.Scenario)
 	}
 	if cfg.MaxInFlight <= 0 {
@@ -179,14 +233,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Start: NewHistogram(), Check: NewHistogram(), CodeWait: NewHistogram(), AcceptToSubmit: NewHistogram(), CreatedToSubmit: NewHistogram(),
 		Errors: map[string]uint64{},
 	}}
+	if cfg.Scenario == ScenarioCheck {
+		if err := r.fillPool(ctx); err != nil {
+			return nil, err
+		}
+	}
 	t0 := cfg.Now()
 	r.winStart = t0.Add(cfg.Warmup)
 	r.winEnd = r.winStart.Add(cfg.Duration)
+	if cfg.Window != nil {
+		cfg.Window(r.winStart, r.winEnd)
+	}
 
 	// Iterations get a context that outlives the window by Drain, so the
 	// ones still running then are cut off and counted, not waited for.
 	iterCtx, cancel := context.WithDeadline(ctx, r.winEnd.Add(cfg.Drain))
 	defer cancel()
+	r.stop = cancel
 	if cfg.Rate > 0 {
 		r.res.Mode = "open"
 		r.openLoop(iterCtx, t0)
@@ -195,6 +258,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.closedLoop(iterCtx)
 	}
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := r.poolError(); err != nil {
 		return nil, err
 	}
 	res := r.res
@@ -216,7 +282,9 @@ func (r *run) closedLoop(ctx context.Context) {
 				if !begin.Before(r.winEnd) {
 					return
 				}
-				r.iteration(ctx, begin, rng.Float64() < r.cfg.WrongShare)
+				if !r.iteration(ctx, begin, rng.Float64() < r.cfg.WrongShare) {
+					return
+				}
 			}
 		})
 	}
@@ -262,9 +330,19 @@ func (r *run) openLoop(ctx context.Context, t0 time.Time) {
 	}
 }
 
-// iteration runs one verification, measuring from intended, when it
-// should have begun.
-func (r *run) iteration(ctx context.Context, intended time.Time, wrong bool) {
+// iteration runs one iteration of the scenario, measuring from intended,
+// when it should have begun. It returns false when there is nothing left
+// to do: ScenarioCheck's pool has run out.
+func (r *run) iteration(ctx context.Context, intended time.Time, wrong bool) bool {
+	if r.cfg.Scenario == ScenarioCheck {
+		return r.checkPooled(ctx, intended, wrong)
+	}
+	r.verify(ctx, intended, wrong)
+	return true
+}
+
+// verify runs one verification: start, and, in the flow, code and check.
+func (r *run) verify(ctx context.Context, intended time.Time, wrong bool) {
 	measured := !intended.Before(r.winStart) && intended.Before(r.winEnd)
 	if measured {
 		r.iterations.Add(1)
@@ -304,20 +382,136 @@ func (r *run) iteration(ctx context.Context, intended time.Time, wrong bool) {
 			}
 		}
 	}
+	r.checkCodes(ctx, measured, time.Time{}, id, code, wrong)
+}
+
+// checkCodes checks a verification's code, after a wrong one when wrong. The
+// first check's latency is measured from `from` when it is not zero.
+func (r *run) checkCodes(ctx context.Context, measured bool, from time.Time, id, code string, wrong bool) {
 	if wrong {
-		if !r.check(ctx, measured, id, WrongCode(code), false) {
+		if !r.check(ctx, measured, from, id, WrongCode(code), false) {
 			return
 		}
 		if measured {
 			r.wrong.Add(1)
 		}
+		from = time.Time{}
 	}
-	r.check(ctx, measured, id, code, true)
+	r.check(ctx, measured, from, id, code, true)
 }
 
-// check runs one check expecting valid, and records it.
-func (r *run) check(ctx context.Context, measured bool, id, code string, want bool) bool {
+// checkPooled checks the pool's next verification, measuring the first
+// check from intended: in an open loop, a check is the iteration's first
+// request, and a server that falls behind shows its queue on it as on a
+// start. It returns false, and stops the run, when the pool has run out.
+func (r *run) checkPooled(ctx context.Context, intended time.Time, wrong bool) bool {
+	i := r.taken.Add(1) - 1
+	if i >= uint64(len(r.pool)) {
+		r.outMu.Lock()
+		if r.ranOut.IsZero() || intended.Before(r.ranOut) {
+			r.ranOut = intended
+		}
+		r.outMu.Unlock()
+		r.stop()
+		return false
+	}
+	measured := !intended.Before(r.winStart) && intended.Before(r.winEnd)
+	if measured {
+		r.iterations.Add(1)
+	}
+	v := r.pool[i]
+	r.checkCodes(ctx, measured, intended, v.id, v.code, wrong)
+	return true
+}
+
+// fillPool starts cfg.Pool verifications and reads their codes, with
+// cfg.Workers workers (64 for an open loop), measuring nothing. Any
+// failure ends it: a pool with holes would make the window's rate that of
+// a smaller load.
+func (r *run) fillPool(ctx context.Context) error {
+	workers := r.cfg.Workers
+	if r.cfg.Rate > 0 {
+		workers = 64
+	}
+	workers = min(workers, r.cfg.Pool)
+	r.pool = make([]pooled, r.cfg.Pool)
+	fillCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Uint64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		cancel()
+	}
+	for range workers {
+		wg.Go(func() {
+			for fillCtx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= uint64(len(r.pool)) {
+					return
+				}
+				v, err := r.startPooled(fillCtx)
+				if err != nil {
+					fail(err)
+					return
+				}
+				r.pool[i] = v
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if firstErr != nil {
+		return fmt.Errorf("loadtest: filling the pool of %d verifications: %w", r.cfg.Pool, firstErr)
+	}
+	return nil
+}
+
+// startPooled starts one verification of the pool and reads its code,
+// allowing Drain for both, as an iteration begun at the window's end has.
+func (r *run) startPooled(ctx context.Context) (pooled, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Drain)
+	defer cancel()
+	to := r.cfg.Destination(r.seq.Add(1))
+	id, _, err := r.cfg.Target.Start(ctx, to)
+	if err != nil {
+		return pooled{}, fmt.Errorf("start: %w", err)
+	}
+	code, _, err := r.cfg.Target.Code(ctx, to)
+	if err != nil {
+		return pooled{}, fmt.Errorf("reading the code of %s: %w", id, err)
+	}
+	return pooled{id: id, code: code}, nil
+}
+
+// poolError says when ScenarioCheck's pool ran out, if it did.
+func (r *run) poolError() error {
+	r.outMu.Lock()
+	at := r.ranOut
+	r.outMu.Unlock()
+	if at.IsZero() {
+		return nil
+	}
+	if at.Before(r.winStart) {
+		return fmt.Errorf("loadtest: the pool of %d verifications ran out during the warm-up; use a larger pool or a shorter warm-up", r.cfg.Pool)
+	}
+	return fmt.Errorf("loadtest: the pool of %d verifications ran out %s into the %s window; use a larger pool or a shorter window",
+		r.cfg.Pool, at.Sub(r.winStart).Round(time.Millisecond), r.cfg.Duration)
+}
+
+// check runs one check expecting want, and records its latency from from,
+// or from when it begins if from is zero.
+func (r *run) check(ctx context.Context, measured bool, from time.Time, id, code string, want bool) bool {
 	begin := r.cfg.Now()
+	if !from.IsZero() {
+		begin = from
+	}
 	valid, err := r.cfg.Target.Check(ctx, id, code)
 	end := r.cfg.Now()
 	if err != nil {

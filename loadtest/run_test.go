@@ -345,3 +345,241 @@ func TestReportJSONFieldsAreStable(t *testing.T) {
 		require.Contains(t, o["start"], k)
 	}
 }
+
+// poolTarget is an in-memory server for the check scenario: each
+// destination's code is its last six digits, so a check with another
+// verification's code fails. It counts the starts made after Run's Window
+// call and the right codes each verification accepted.
+type poolTarget struct {
+	startErr, codeErr  error
+	startFor, checkFor time.Duration // each start's and check's service time
+	windowed           atomic.Bool
+	starts             atomic.Int64
+	startsAfterWindow  atomic.Int64
+	mu                 sync.Mutex
+	accepted           map[string]int // id → right codes accepted
+}
+
+// window is the Config.Window of a run against p.
+func (p *poolTarget) window(start, end time.Time) { p.windowed.Store(true) }
+
+func (p *poolTarget) Start(ctx context.Context, to string) (string, time.Time, error) {
+	time.Sleep(p.startFor)
+	p.starts.Add(1)
+	if p.windowed.Load() {
+		p.startsAfterWindow.Add(1)
+	}
+	if p.startErr != nil {
+		return "", time.Time{}, p.startErr
+	}
+	return "ver_" + to, time.Now(), nil
+}
+
+func (p *poolTarget) Code(ctx context.Context, to string) (string, time.Time, error) {
+	if p.codeErr != nil {
+		return "", time.Time{}, p.codeErr
+	}
+	return to[len(to)-6:], time.Now(), nil
+}
+
+func (p *poolTarget) Check(ctx context.Context, id, code string) (bool, error) {
+	time.Sleep(p.checkFor)
+	if code != id[len(id)-6:] {
+		return false, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.accepted == nil {
+		p.accepted = map[string]int{}
+	}
+	p.accepted[id]++
+	return true, nil
+}
+
+func TestRunCheckScenarioChecksOnly(t *testing.T) {
+	t.Parallel()
+	const pool = 3000
+	tests := []struct {
+		name string
+		cfg  loadtest.Config
+	}{
+		// A check takes at least 1 ms: 4 workers make at most 1,000 in
+		// the 250 ms of warm-up and window, well within the pool.
+		{"closed loop, right codes", loadtest.Config{Workers: 4}},
+		{"closed loop, wrong code first every time", loadtest.Config{Workers: 4, WrongShare: 1}},
+		{"closed loop, some wrong codes", loadtest.Config{Workers: 4, WrongShare: 0.3}},
+		{"open loop", loadtest.Config{Rate: 1000, WrongShare: 0.5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			target := &poolTarget{checkFor: time.Millisecond}
+			cfg := tt.cfg
+			cfg.Target, cfg.Scenario, cfg.Pool, cfg.Window = target, loadtest.ScenarioCheck, pool, target.window
+			cfg.Warmup, cfg.Duration = 50*time.Millisecond, 200*time.Millisecond
+			res, err := loadtest.Run(context.Background(), cfg)
+			require.NoError(t, err)
+			require.Empty(t, res.Errors)
+			require.Equal(t, loadtest.ScenarioCheck, res.Scenario)
+
+			require.Equal(t, int64(pool), target.starts.Load(), "the pool was filled, nothing more started")
+			require.Zero(t, target.startsAfterWindow.Load(), "no start after the fill")
+			require.Zero(t, res.Starts)
+			require.Zero(t, res.Start.Count())
+			require.Zero(t, res.CodeWait.Count())
+			require.Empty(t, res.IDs, "no starts to sample receipts of")
+
+			require.Positive(t, res.Iterations)
+			if cfg.Rate > 0 {
+				require.Equal(t, uint64(200), res.Iterations, "one due per ms in the window")
+			}
+			require.Equal(t, res.Iterations+res.WrongChecks, res.Checks, "a right check per iteration, and the wrong ones")
+			require.Equal(t, res.Checks, res.Check.Count())
+			switch cfg.WrongShare {
+			case 0:
+				require.Zero(t, res.WrongChecks)
+			case 1:
+				require.Equal(t, res.Iterations, res.WrongChecks)
+			default:
+				require.Positive(t, res.WrongChecks)
+				require.Less(t, res.WrongChecks, res.Iterations)
+			}
+			target.mu.Lock()
+			defer target.mu.Unlock()
+			for id, n := range target.accepted {
+				require.Equal(t, 1, n, "%s was checked once", id)
+			}
+		})
+	}
+}
+
+func TestRunCheckScenarioPoolRunsOut(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		cfg    loadtest.Config
+		errMsg string // a regular expression
+	}{
+		{"closed loop, in the window", loadtest.Config{Workers: 2, Pool: 50},
+			`^loadtest: the pool of 50 verifications ran out [0-9.]+m?s into the 10s window; use a larger pool or a shorter window$`},
+		{"open loop, in the window", loadtest.Config{Rate: 1000, Pool: 50},
+			`^loadtest: the pool of 50 verifications ran out 50ms into the 10s window; `},
+		{"closed loop, in the warm-up", loadtest.Config{Workers: 2, Pool: 20, Warmup: 5 * time.Second},
+			`^loadtest: the pool of 20 verifications ran out during the warm-up; use a larger pool or a shorter warm-up$`},
+		{"open loop, in the warm-up", loadtest.Config{Rate: 1000, Pool: 20, Warmup: 5 * time.Second},
+			`^loadtest: the pool of 20 verifications ran out during the warm-up; `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			target := &poolTarget{checkFor: time.Millisecond}
+			cfg := tt.cfg
+			cfg.Target, cfg.Scenario, cfg.Window, cfg.Duration = target, loadtest.ScenarioCheck, target.window, 10*time.Second
+			begin := time.Now()
+			res, err := loadtest.Run(context.Background(), cfg)
+			require.Nil(t, res)
+			require.Error(t, err)
+			require.Regexp(t, tt.errMsg, err.Error())
+			require.Less(t, time.Since(begin), 4*time.Second, "the run stops when the pool runs out")
+		})
+	}
+}
+
+func TestRunCheckScenarioRefusesBadPools(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		pool   int
+		errMsg string
+	}{
+		{"more than Destinations has", 100001, "loadtest: a pool of 100001 verifications is more than the 100000 numbers of Destinations"},
+		{"negative", -1, "loadtest: the pool must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			target := &poolTarget{}
+			windows := 0
+			_, err := loadtest.Run(context.Background(), loadtest.Config{Target: target, Scenario: loadtest.ScenarioCheck,
+				Pool: tt.pool, Workers: 1, Duration: time.Second, Window: func(time.Time, time.Time) { windows++ }})
+			require.ErrorContains(t, err, tt.errMsg)
+			require.Zero(t, target.starts.Load())
+			require.Zero(t, windows)
+		})
+	}
+}
+
+func TestRunCheckScenarioFillFailureAborts(t *testing.T) {
+	t.Parallel()
+	refused := &client.Error{HTTPStatus: 503, Code: "unavailable"}
+	tests := []struct {
+		name   string
+		target *poolTarget
+		errMsg string
+	}{
+		{"a start fails", &poolTarget{startErr: refused}, "loadtest: filling the pool of 500 verifications: start: "},
+		{"a code never comes", &poolTarget{codeErr: refused}, "loadtest: filling the pool of 500 verifications: reading the code of ver_+44770090000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			windows := 0
+			res, err := loadtest.Run(context.Background(), loadtest.Config{Target: tt.target, Scenario: loadtest.ScenarioCheck,
+				Pool: 500, Workers: 4, Duration: 10 * time.Second, Window: func(time.Time, time.Time) { windows++ }})
+			require.Nil(t, res)
+			require.ErrorContains(t, err, tt.errMsg)
+			require.ErrorIs(t, err, refused)
+			require.Zero(t, windows, "no window after a failed fill")
+			require.Less(t, tt.target.starts.Load(), int64(500), "the fill stops at the first failure")
+		})
+	}
+}
+
+func TestRunCallsWindowWithItsBounds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		scenario loadtest.Scenario
+		fill     time.Duration // the least the fill takes
+	}{
+		// 200 starts of 1 ms each on 2 workers: at least 100 ms.
+		{"check, after the fill", loadtest.ScenarioCheck, 100 * time.Millisecond},
+		{"flow, at once", loadtest.ScenarioFlow, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const warmup, duration = 30 * time.Millisecond, 100 * time.Millisecond
+			// Checks of 2 ms: at most 130 in the warm-up and window.
+			target := &poolTarget{startFor: time.Millisecond, checkFor: 2 * time.Millisecond}
+			var (
+				calls             int
+				start, end        time.Time
+				calledAt          time.Time
+				startsAtTheWindow int64
+			)
+			begin := time.Now()
+			res, err := loadtest.Run(context.Background(), loadtest.Config{Target: target, Scenario: tt.scenario,
+				Pool: 200, Workers: 2, Warmup: warmup, Duration: duration,
+				Window: func(s, e time.Time) {
+					calls++
+					start, end, calledAt = s, e, time.Now()
+					startsAtTheWindow = target.starts.Load()
+				}})
+			returned := time.Now()
+			require.NoError(t, err)
+			require.Empty(t, res.Errors)
+			require.Equal(t, 1, calls)
+			require.Equal(t, duration, end.Sub(start))
+			require.GreaterOrEqual(t, start.Sub(begin), warmup+tt.fill, "the window begins after the fill and the warm-up")
+			require.LessOrEqual(t, start.Sub(calledAt), warmup, "called before the warm-up")
+			require.Greater(t, start.Sub(calledAt), warmup-20*time.Millisecond, "called as the warm-up begins")
+			require.False(t, returned.Before(end), "Run returns after the window")
+			if tt.scenario == loadtest.ScenarioCheck {
+				require.Equal(t, int64(200), startsAtTheWindow, "the pool is full when the window is known")
+			} else {
+				require.Zero(t, startsAtTheWindow)
+			}
+		})
+	}
+}

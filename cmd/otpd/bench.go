@@ -32,7 +32,8 @@ import (
 const benchUsage = `otpd bench [flags]
 
 Loads an otpd server with verifications (start, read the code at the SMSC,
-check) and reports throughput and latency. By default it starts its own
+check; --scenario start or check loads only one of the two) and reports
+throughput and latency. By default it starts its own
 server (this binary, "otpd serve", on a temporary SQLite data directory) and
 an SMSC simulator on loopback, so SMS goes over real SMPP; --target drives a
 server that is already running instead.`
@@ -46,6 +47,7 @@ type benchFlags struct {
 	duration, warmup, drain     time.Duration
 	wrongShare                  float64
 	scenario                    string
+	pool                        int
 	baseline                    bool
 	prefill                     int
 	dataDir                     string
@@ -70,7 +72,8 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "load before the window, not measured")
 	fs.DurationVar(&f.drain, "drain", 15*time.Second, "how long verifications begun in the window may take to finish after it")
 	fs.Float64Var(&f.wrongShare, "wrong-share", 0.1, "share of verifications that check a wrong code before the right one")
-	fs.StringVar(&f.scenario, "scenario", "flow", "flow (start, read the code, check) or start (starts only)")
+	fs.StringVar(&f.scenario, "scenario", "flow", "flow (start, read the code, check), start (starts only) or check (checks only, of verifications started before the warm-up: see --pool)")
+	fs.IntVar(&f.pool, "pool", loadtest.DefaultPool, "scenario check: verifications started, and their codes read, before the warm-up; each is checked once")
 	fs.BoolVar(&f.baseline, "baseline", false, "first run the same load against a JSON echo server (a separate process) and report otpd's rates as ratios of its requests/s")
 	fs.IntVar(&f.prefill, "prefill", 0, "insert this many closed verifications into the store before the run (self-started server only)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "self-started server only: keep its data directory here and reuse it on later runs, with the same service; --prefill then inserts only what the directory lacks (default: a temporary directory, removed after the run)")
@@ -93,15 +96,19 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 		return usagef("--duration must be positive and --warmup not negative")
 	case f.wrongShare < 0 || f.wrongShare > 1:
 		return usagef("--wrong-share must be between 0 and 1")
-	case f.scenario != string(loadtest.ScenarioFlow) && f.scenario != string(loadtest.ScenarioStart):
-		return usagef("--scenario must be flow or start")
+	case f.scenario != string(loadtest.ScenarioFlow) && f.scenario != string(loadtest.ScenarioStart) && f.scenario != string(loadtest.ScenarioCheck):
+		return usagef("--scenario must be flow, start or check")
+	case f.pool <= 0 || f.pool > 100000:
+		// Each pooled verification needs a number of its own among the
+		// 100,000 of loadtest.Destinations.
+		return usagef("--pool must be between 1 and 100000")
 	case f.target != "" && f.prefill > 0:
 		return usagef("--prefill needs the server's data directory: it works only without --target")
 	case f.target != "" && f.dataDir != "":
 		return usagef("--data-dir is the self-started server's: it works only without --target")
 	case f.target != "" && f.pprofOut != "":
 		return usagef("--cpuprofile works only without --target (run the server with --pprof and use go tool pprof)")
-	case f.target != "" && f.smscURL == "" && f.scenario == string(loadtest.ScenarioFlow):
+	case f.target != "" && f.smscURL == "" && f.scenario != string(loadtest.ScenarioStart):
 		return usagef("--target needs --smsc-url to read codes (or --scenario start)")
 	}
 	if f.adminToken == "" {
@@ -151,6 +158,9 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 	if f.rate > 0 {
 		rep.Load.Mode, rep.Load.Rate, rep.Load.Workers = "open", f.rate, 0
 	}
+	if f.scenario == string(loadtest.ScenarioCheck) {
+		rep.Load.Pool = f.pool
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench: finding this binary: %w", err)
@@ -169,7 +179,14 @@ func (e *env) bench(ctx context.Context, f benchFlags, log *slog.Logger) (*loadt
 			return nil, err
 		}
 		c := client.New("http://"+echo.addr, "bench", client.WithMaxRetries(0), client.WithHTTPClient(hc))
-		m, _, err := runLoad(ctx, f, &loadtest.Echo{Client: c}, echo.pid())
+		// The echo's starts and checks are the same request: against it
+		// the check scenario would only fill a pool for nothing, so its
+		// baseline is the flow's.
+		bf := f
+		if bf.scenario == string(loadtest.ScenarioCheck) {
+			bf.scenario = string(loadtest.ScenarioFlow)
+		}
+		m, _, err := runLoad(ctx, bf, &loadtest.Echo{Client: c}, echo.pid())
 		stopErr := echo.stop()
 		if err != nil {
 			return nil, fmt.Errorf("bench: baseline: %w", err)
@@ -310,7 +327,10 @@ type otpdUnderLoad struct {
 // benchRun runs the measured load against otpd and fills in the report.
 func (e *env) benchRun(ctx context.Context, f benchFlags, log *slog.Logger, rep *loadtest.Report, hc *http.Client, o otpdUnderLoad) (*loadtest.Report, error) {
 	c := client.New(o.url, o.key, client.WithMaxRetries(0), client.WithHTTPClient(hc), client.WithUserAgent("otpd-bench/"+version))
-	log.Info("loading otpd", "target", rep.Target, "mode", rep.Load.Mode, "duration", f.duration)
+	log.Info("loading otpd", "target", rep.Target, "mode", rep.Load.Mode, "scenario", f.scenario, "duration", f.duration)
+	if f.scenario == string(loadtest.ScenarioCheck) {
+		log.Info("check scenario: starting the pool of verifications before the warm-up", "pool", f.pool)
+	}
 	m, res, err := runLoad(ctx, f, &loadtest.OTPD{Client: c, ServiceID: o.serviceID, Codes: o.codes}, o.pid, o.profile)
 	if err != nil {
 		return nil, err
@@ -347,9 +367,19 @@ func runLoad(ctx context.Context, f benchFlags, t loadtest.Target, pid int, also
 	)
 	sampleCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	winStart := time.Now().Add(f.warmup)
-	winEnd := winStart.Add(f.duration)
+	// Run says when the window is (after the check scenario's pool is
+	// filled, which takes as long as the server makes it) before its
+	// warm-up; if it fails first, cancel ends the wait.
+	type window struct{ start, end time.Time }
+	windows := make(chan window, 1)
 	wg.Go(func() {
+		var win window
+		select {
+		case win = <-windows:
+		case <-sampleCtx.Done():
+			return
+		}
+		winStart, winEnd := win.start, win.end
 		if !sleepUntil(sampleCtx, winStart) {
 			return
 		}
@@ -372,8 +402,12 @@ func runLoad(ctx context.Context, f benchFlags, t loadtest.Target, pid int, also
 	})
 	res, err := loadtest.Run(ctx, loadtest.Config{
 		Target: t, Scenario: loadtest.Scenario(f.scenario), Workers: f.workers, Rate: f.rate,
-		Warmup: f.warmup, Duration: f.duration, Drain: f.drain, WrongShare: f.wrongShare,
+		Warmup: f.warmup, Duration: f.duration, Drain: f.drain, WrongShare: f.wrongShare, Pool: f.pool,
+		Window: func(start, end time.Time) { windows <- window{start, end} },
 	})
+	if err != nil {
+		cancel() // the sampler may be waiting for a window that never came
+	}
 	wg.Wait()
 	if err != nil {
 		return loadtest.Measured{}, nil, err

@@ -155,6 +155,93 @@ func TestBenchReusesDataDir(t *testing.T) {
 	require.Equal(t, keyring, again, "the keyring the rows were sealed with")
 }
 
+// TestBenchCheckScenario measures checks only: the bench starts a pool of
+// verifications before the warm-up and checks them in the window. An open
+// loop keeps the checks needed (500/s for 1.5 s, half of them after a wrong
+// code) within the pool whatever this machine's speed; a closed loop on a
+// fast one could empty it. The baseline runs the flow.
+func TestBenchCheckScenario(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, _ := runSelfBench(ctx, t, "--scenario", "check", "--pool", "2000", "--rate", "500", "--duration", "1s",
+		"--warmup", "500ms", "--wrong-share", "0.5", "--baseline", "--json", "--fail-on-error")
+	var rep struct {
+		Load struct {
+			Scenario string `json:"scenario"`
+			Pool     int    `json:"pool"`
+		} `json:"load"`
+		Baseline struct {
+			StartsPerSecond float64 `json:"starts_per_second"`
+			ChecksPerSecond float64 `json:"checks_per_second"`
+		} `json:"baseline"`
+		OTPD struct {
+			Iterations      uint64  `json:"iterations"`
+			StartsPerSecond float64 `json:"starts_per_second"`
+			ChecksPerSecond float64 `json:"checks_per_second"`
+			WrongChecks     uint64  `json:"wrong_checks"`
+			Start           struct {
+				Count uint64 `json:"count"`
+			} `json:"start"`
+			Check struct {
+				Count uint64 `json:"count"`
+			} `json:"check"`
+			Errors     map[string]uint64 `json:"errors"`
+			ErrorCount uint64            `json:"error_count"`
+		} `json:"otpd"`
+		Ratios struct {
+			Start float64 `json:"start"`
+			Check float64 `json:"check"`
+		} `json:"ratios"`
+		Receipts *struct{} `json:"receipts"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	require.Equal(t, "check", rep.Load.Scenario)
+	require.Equal(t, 2000, rep.Load.Pool)
+	require.Zero(t, rep.OTPD.ErrorCount, "errors: %v", rep.OTPD.Errors)
+	require.Equal(t, uint64(500), rep.OTPD.Iterations, "one due every 2 ms of the window")
+	require.Positive(t, rep.OTPD.ChecksPerSecond)
+	require.Equal(t, rep.OTPD.Iterations+rep.OTPD.WrongChecks, rep.OTPD.Check.Count)
+	require.Positive(t, rep.OTPD.WrongChecks)
+	require.Zero(t, rep.OTPD.StartsPerSecond)
+	require.Zero(t, rep.OTPD.Start.Count)
+	require.Positive(t, rep.Baseline.StartsPerSecond, "the baseline ran the flow")
+	require.Positive(t, rep.Baseline.ChecksPerSecond)
+	require.Zero(t, rep.Ratios.Start)
+	require.Positive(t, rep.Ratios.Check)
+	require.Nil(t, rep.Receipts, "no starts in the window to sample")
+}
+
+// TestBenchUsageErrors: flags the bench refuses exit with status 2 before
+// starting anything.
+func TestBenchUsageErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"an unknown scenario", []string{"--scenario", "checks"}, "--scenario must be flow, start or check"},
+		{"an empty pool", []string{"--scenario", "check", "--pool", "0"}, "--pool must be between 1 and 100000"},
+		{"a pool beyond the destinations", []string{"--pool", "100001"}, "--pool must be between 1 and 100000"},
+		{"checks without codes", []string{"--target", "http://127.0.0.1:1", "--scenario", "check"}, "--target needs --smsc-url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(binary, append([]string{"bench"}, tt.args...)...)
+			cmd.Env = append(os.Environ(), "OTPD_ADMIN_TOKEN=")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
+			require.Equal(t, 2, ee.ExitCode())
+			require.Contains(t, stderr.String(), tt.want)
+		})
+	}
+}
+
 // runSelfBench runs `otpd bench` with args, starting its own server, and
 // returns its output and log.
 func runSelfBench(ctx context.Context, t *testing.T, args ...string) (out []byte, stderr string) {
