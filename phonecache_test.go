@@ -29,27 +29,44 @@ func TestPhoneCacheHoldsNoNumberAndIsBounded(t *testing.T) {
 	c := newPhoneCache()
 	for i := range 3*phoneCacheSize + 7 {
 		to := fmt.Sprintf("+44770090%04d", i%10000) + fmt.Sprint(i/10000)
-		c.put(c.key(to), Destination{Kind: DestinationPhone, Region: "GB", Type: NumberMobile})
+		f, ok := factsOf(Destination{Kind: DestinationPhone, Region: "GB", Type: NumberMobile})
+		require.True(t, ok)
+		c.put(c.key(to), f)
 	}
 	require.LessOrEqual(t, len(c.cur)+len(c.old), 2*phoneCacheSize)
-	for _, gen := range []map[[2]uint64]Destination{c.cur, c.old} {
-		for _, d := range gen {
-			require.Empty(t, d.Address, "only what the parse found out, never the number")
-		}
-	}
 
 	// A number of the previous generation is moved to the current one
 	// when used, so numbers in use outlive a turnover.
 	k := c.key("+447700900001")
-	c.put(k, Destination{Kind: DestinationPhone, Region: "GB"})
+	c.put(k, phoneFacts{region: [2]byte{'G', 'B'}})
 	for i := range phoneCacheSize {
-		c.put(c.key(fmt.Sprintf("+1415555%04d", i)), Destination{Kind: DestinationPhone, Region: "US"})
+		c.put(c.key(fmt.Sprintf("+1415555%04d", i)), phoneFacts{region: [2]byte{'U', 'S'}})
 	}
 	_, inCur := c.cur[k]
 	require.False(t, inCur)
 	d, ok := c.get(k)
 	require.True(t, ok)
-	require.Equal(t, "GB", d.Region)
+	require.Equal(t, "GB", d.destination("+447700900001").Region)
 	_, inCur = c.cur[k]
 	require.True(t, inCur)
+}
+
+// What the cache keeps of a number — three bytes, no part of the number —
+// gives back every region and type the parser can find.
+func TestPhoneFactsRoundTrip(t *testing.T) {
+	t.Parallel()
+	types := []NumberType{NumberUnknown}
+	for _, typ := range numberTypes {
+		types = append(types, typ)
+	}
+	for _, typ := range types {
+		for _, region := range []string{"GB", "US", "DE", "IN", "ZA"} {
+			d := Destination{Address: "+447700900123", Kind: DestinationPhone, Region: region, Type: typ}
+			f, ok := factsOf(d)
+			require.True(t, ok, "%s %s", region, typ)
+			require.Equal(t, d, f.destination(d.Address))
+		}
+	}
+	_, ok := factsOf(Destination{Address: "a@example.com", Kind: DestinationEmail})
+	require.False(t, ok, "only phone numbers")
 }
