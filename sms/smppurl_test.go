@@ -57,7 +57,8 @@ func FuzzParseSMPPURL(f *testing.F) {
 		u, err := sms.ParseSMPPURL(s)
 		if err != nil {
 			if pu, perr := url.Parse(s); perr == nil && pu.User != nil {
-				if p, ok := pu.User.Password(); ok && len(p) >= 4 && strings.Contains(err.Error(), p) && !strings.Contains(pu.Host+pu.RawQuery+pu.User.Username(), p) {
+				if p, ok := pu.User.Password(); ok && len(p) >= 4 && strings.Contains(err.Error(), p) &&
+					!strings.Contains(pu.Host+pu.RawQuery+pu.User.Username(), p) && !inMessageAnyway(s, p) {
 					t.Fatalf("error shows the password: %v", err)
 				}
 			}
@@ -70,4 +71,24 @@ func FuzzParseSMPPURL(f *testing.F) {
 			t.Fatalf("String shows the password")
 		}
 	})
+}
+
+// inMessageAnyway reports whether the error for s, with its password
+// replaced by another of the same length, still contains password: then
+// the message's own text holds it (password "0000" in "from 0 to
+// 1000000"), not the password.
+func inMessageAnyway(s, password string) bool {
+	raw := ":" + password + "@"
+	if !strings.Contains(s, raw) {
+		return false // percent-encoded: no way to swap it here
+	}
+	other := "z"
+	for _, c := range "zyxwvutsrq" {
+		if !strings.ContainsRune(password, c) {
+			other = string(c)
+			break
+		}
+	}
+	_, err := sms.ParseSMPPURL(strings.Replace(s, raw, ":"+strings.Repeat(other, len(password))+"@", 1))
+	return err != nil && strings.Contains(err.Error(), password)
 }
