@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/otpd/otpd/client"
 )
 
@@ -435,40 +437,23 @@ func (r *run) fillPool(ctx context.Context) error {
 	}
 	workers = min(workers, r.cfg.Pool)
 	r.pool = make([]pooled, r.cfg.Pool)
-	fillCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next     atomic.Uint64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		cancel()
-	}
-	for range workers {
-		wg.Go(func() {
-			for fillCtx.Err() == nil {
-				i := next.Add(1) - 1
-				if i >= uint64(len(r.pool)) {
-					return
-				}
-				v, err := r.startPooled(fillCtx)
-				if err != nil {
-					fail(err)
-					return
-				}
-				r.pool[i] = v
-			}
+	g, fillCtx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := range r.pool {
+		if fillCtx.Err() != nil {
+			break // a start failed: the pool will not be filled
+		}
+		g.Go(func() (err error) {
+			r.pool[i], err = r.startPooled(fillCtx)
+			return err
 		})
 	}
-	wg.Wait()
+	fillErr := g.Wait()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if firstErr != nil {
-		return fmt.Errorf("loadtest: filling the pool of %d verifications: %w", r.cfg.Pool, firstErr)
+	if fillErr != nil {
+		return fmt.Errorf("loadtest: filling the pool of %d verifications: %w", r.cfg.Pool, fillErr)
 	}
 	return nil
 }
