@@ -98,6 +98,8 @@ func TestParseURLErrors(t *testing.T) {
 		{"smtp://u:" + secret + "@smtp.example.com?from=a@b.example&max_conns=1000", "max_conns="},
 		{"smtp://u:" + secret + "@smtp.example.com?from=a@b.example&helo=not%20a%20name", "HeloName"},
 		{"smtp://u:" + secret + "@smtp.example.com?from=a@b.example&colour=blue", `unknown parameter "colour"`},
+		// Two faults: the first parameter in alphabetical order is named, every time.
+		{"smtp://u:" + secret + "@smtp.example.com?zone=1&from=a@b.example&colour=blue&max_conns=0", `unknown parameter "colour"`},
 		{"smtp://u:" + secret + "@smtp.example.com?from=a@b.example&from=c@d.example", "given 2 times"},
 		{"smtp://u:" + secret + "@smtp.example.com/path?from=a@b.example", "unexpected path"},
 		{"smtp://u:" + secret + "@smtp.example.com?from=a@b.example#frag", "fragment"},

@@ -2,8 +2,10 @@ package email
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +76,10 @@ func ParseURL(s string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("email url: the query is not valid (check its %%-escapes)")
 	}
-	for key, vals := range q {
+	// In the keys' order, not the map's: a URL with two faults is refused
+	// with the same message every time.
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		vals := q[key]
 		if len(vals) != 1 {
 			return Config{}, fmt.Errorf("email url: %s is given %d times", key, len(vals))
 		}

@@ -2,8 +2,10 @@ package sms
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,7 +89,10 @@ func ParseSMPPURL(s string) (SMPPURL, error) {
 	if err != nil {
 		return SMPPURL{}, fmt.Errorf("smpp url: bad query: %v", err)
 	}
-	for key, vals := range q {
+	// In the keys' order, not the map's: a URL with two faults is refused
+	// with the same message every time.
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		vals := q[key]
 		if len(vals) != 1 {
 			return SMPPURL{}, fmt.Errorf("smpp url: %s is given %d times", key, len(vals))
 		}

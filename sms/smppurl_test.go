@@ -47,6 +47,11 @@ func TestParseSMPPURL(t *testing.T) {
 		require.Error(t, err, bad)
 		require.NotContains(t, err.Error(), "toolongpassword", "errors never show the password")
 	}
+	// Two faults: the first parameter in alphabetical order is named, every time.
+	for range 20 {
+		_, err := sms.ParseSMPPURL("smpp://otpd:x@127.0.0.1:2775?zone=1&window=0&colour=blue")
+		require.ErrorContains(t, err, "colour")
+	}
 }
 
 func FuzzParseSMPPURL(f *testing.F) {
